@@ -1,0 +1,123 @@
+"""Checkpoints: atomic writes, safe loads, and the metadata that rebuilds a model.
+
+A checkpoint is a dict (loadable with ``torch.load(weights_only=True)``) holding
+``format``, ``arch``, ``dataset``, ``num_classes``, ``in_channels``, ``cfg``, ``mask``
+(unstructured keep-masks or None), ``method``, ``arm``, ``epoch``, ``state_dict``,
+``optimizer``, ``best_acc``, ``args``, ``code_revision`` and, for training runs, the RNG
+states and hook states needed for an exact ``--resume``. ``meta`` carries anything a
+method adds (for a pruned model: the base model's cfg and FLOPs, the variant).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+
+from common.errors import UserError
+
+FORMAT = "rethinking-pruning/1"
+
+
+@lru_cache(maxsize=1)
+def code_revision() -> str:
+    """``git describe``-like revision of the code (``<sha>`` or ``<sha>-dirty``), or 'unknown'."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        sha = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=root, capture_output=True,
+                             text=True, timeout=10).stdout.strip()
+        if not sha:
+            return "unknown"
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return sha + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def save_checkpoint(payload: dict, path) -> None:
+    """Write ``payload`` to ``path`` atomically (temp file in the same folder, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def make_checkpoint(model, dataset: str, method: str, arm: str, *, epoch: int = -1, mask=None,
+                    optimizer=None, best_acc=None, args=None, meta=None, **extra) -> dict:
+    payload = {
+        "format": FORMAT,
+        "arch": model.arch,
+        "dataset": dataset,
+        "num_classes": model.num_classes,
+        "in_channels": model.in_channels,
+        "cfg": list(model.cfg),
+        "mask": mask,
+        "method": method,
+        "arm": arm,
+        "epoch": epoch,
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "optimizer": optimizer.state_dict() if optimizer is not None else None,
+        "best_acc": best_acc,
+        "args": jsonable(args or {}),
+        "meta": jsonable(meta or {}),
+        "code_revision": code_revision(),
+    }
+    payload.update(extra)
+    return payload
+
+
+def jsonable(obj):
+    """Turn argparse namespaces / paths / tuples into plain JSON-able (and weights_only-safe) values."""
+    if hasattr(obj, "__dict__") and not isinstance(obj, (dict, list, tuple, str)):
+        obj = vars(obj)
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, (str, int, float, bool)) or obj is None:
+        return obj
+    return str(obj)
+
+
+def load_checkpoint(path, expect_arch: str | None = None, expect_dataset: str | None = None) -> dict:
+    """Load a checkpoint safely (``weights_only=True``); every failure is one :class:`UserError` line."""
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"checkpoint not found: {path}")
+    if not path.is_file():
+        raise UserError(f"checkpoint path is not a file: {path}")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # truncated zip, pickle garbage, foreign object
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise UserError(f"cannot read checkpoint {path}: truncated or not a checkpoint file ({first[:160]})") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise UserError(f"{path} is not a checkpoint of this codebase (expected format {FORMAT!r})")
+    if expect_arch is not None and ckpt["arch"] != expect_arch:
+        raise UserError(f"{path} holds a {ckpt['arch']} model, not {expect_arch}")
+    if expect_dataset is not None and ckpt["dataset"] != expect_dataset:
+        raise UserError(f"{path} was trained on {ckpt['dataset']}, not {expect_dataset}")
+    return ckpt
+
+
+def model_from_checkpoint(ckpt: dict, load_weights: bool = True):
+    """Rebuild ``(arch, cfg)`` from a checkpoint, with its weights unless ``load_weights=False``."""
+    from common.models import build_model
+
+    model = build_model(ckpt["arch"], ckpt["num_classes"], ckpt["in_channels"], ckpt["cfg"])
+    if load_weights:
+        try:
+            model.load_state_dict(ckpt["state_dict"])
+        except RuntimeError as e:
+            raise UserError(f"checkpoint weights do not fit {ckpt['arch']} with its cfg: "
+                            f"{str(e).splitlines()[0]}") from None
+    return model

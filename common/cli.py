@@ -1,0 +1,131 @@
+"""Flags every entry point shares, and the guard that turns user mistakes into one line.
+
+Every ``main.py`` / ``prune.py`` / ``main_finetune.py`` / ``main_scratch.py`` builds its
+parser with :class:`ArgumentParser` (errors are one line, exit 2) and runs through
+:func:`main_guard` (a :class:`UserError` is printed as ``error: ...`` on stderr, exit 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from common.errors import UserError
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, but a bad flag gives one line on stderr instead of usage + error."""
+
+    def error(self, message):
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        sys.exit(2)
+
+
+def main_guard(run, parser: argparse.ArgumentParser, argv=None):
+    """Parse ``argv`` and call ``run(args)``; user errors end as one line and exit code 2."""
+    args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except UserError as e:
+        sys.stderr.write(f"error: {e}\n")
+        sys.exit(2)
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted; the last checkpoint (if any) is intact, continue with --resume\n")
+        sys.exit(130)
+
+
+def parse_cfg(text):
+    """A width cfg given on the command line as JSON (``'[32, 64, "M", 128]'``), or None."""
+    if text is None:
+        return None
+    try:
+        cfg = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise UserError(f"--cfg is not valid JSON ({e.msg} at position {e.pos}): {text!r}") from None
+    if not isinstance(cfg, list):
+        raise UserError(f"--cfg must be a JSON list, got {text!r}")
+    return cfg
+
+
+def non_negative_int(text):
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {v}")
+    return v
+
+
+def positive_int(text):
+    v = non_negative_int(text)
+    if v == 0:
+        raise argparse.ArgumentTypeError("must be >= 1, got 0")
+    return v
+
+
+def positive_float(text):
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not v > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {v}")
+    return v
+
+
+def non_negative_float(text):
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not v >= 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {v}")
+    return v
+
+
+def fraction(text):
+    """A ratio in [0, 1)."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
+    if not 0.0 <= v < 1.0:
+        raise argparse.ArgumentTypeError(f"must lie in [0, 1), got {v}")
+    return v
+
+
+def add_data_args(p: argparse.ArgumentParser, dataset="cifar10"):
+    from common.data import DATASETS
+    p.add_argument("--dataset", default=dataset, choices=sorted(DATASETS),
+                   help=f"dataset (default {dataset})")
+    p.add_argument("--data-dir", default="data",
+                   help="folder holding cifar-10-batches-py/, cifar-100-python/ or the Fashion-MNIST "
+                        "IDX files (Fashion-MNIST is also looked for in /usr/share/datasets/fashion-mnist)")
+    p.add_argument("--subset", type=positive_int, default=None,
+                   help="train on the first N training images only (smoke runs)")
+
+
+def add_train_args(p: argparse.ArgumentParser, *, epochs: int, lr: float, batch_size: int = 64,
+                   weight_decay: float = 1e-4, schedule: str = "step", momentum: float = 0.9):
+    """Optimisation flags with a method's paper defaults."""
+    g = p.add_argument_group("training")
+    g.add_argument("--epochs", type=non_negative_int, default=epochs, help=f"epochs (default {epochs})")
+    g.add_argument("--lr", type=positive_float, default=lr, help=f"initial learning rate (default {lr})")
+    g.add_argument("--schedule", choices=("step", "constant", "cosine"), default=schedule,
+                   help=f"lr schedule: step = x0.1 at 50%% and 75%% of the epochs (default {schedule})")
+    g.add_argument("--batch-size", type=positive_int, default=batch_size, help=f"default {batch_size}")
+    g.add_argument("--test-batch-size", type=positive_int, default=256)
+    g.add_argument("--weight-decay", "--wd", type=non_negative_float, default=weight_decay,
+                   help=f"default {weight_decay}")
+    g.add_argument("--momentum", type=non_negative_float, default=momentum)
+    g.add_argument("--nesterov", action="store_true")
+    g.add_argument("--seed", type=non_negative_int, default=1)
+    g.add_argument("--device", default=None, help="cuda or cpu (default: cuda when available)")
+    g.add_argument("--amp", action="store_true", help="bf16 autocast (GPU)")
+    g.add_argument("--channels-last", action="store_true", help="channels_last memory format (GPU)")
+    g.add_argument("--compile", action="store_true", help="torch.compile the model")
+    g.add_argument("--no-progress", action="store_true", help="no tqdm bars (one line per epoch)")
+    p.add_argument("--save", default=None, help="run directory (default runs/<dataset>/<method>/<arch>/<arm>/<tag>)")
+    p.add_argument("--resume", action="store_true", help="continue the run in the run directory exactly")

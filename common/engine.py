@@ -1,0 +1,358 @@
+"""The one training loop every arm of every method runs.
+
+``Trainer(model, train_loader, test_loader, config, run_dir, meta, hooks).fit()`` trains
+with SGD and a per-iteration learning-rate function, evaluates each epoch, logs to tqdm
+and TensorBoard, writes ``checkpoint.pt`` (every epoch, atomically) and ``best.pt``, and
+ends with ``result.json``. A method plugs in through :class:`Hook`:
+
+  ``on_train_start``  once, before the first step (also after a resume)
+  ``after_backward``  gradients are ready, before the optimizer step (e.g. an L1 sub-gradient)
+  ``after_step``      after ``optimizer.step()`` (e.g. re-apply a mask, a proximal update)
+  ``on_epoch_end``    after an epoch's training, before its evaluation (e.g. re-zero filters)
+  ``state_dict`` / ``load_state_dict``  whatever the hook must carry across a resume
+
+``--resume`` restores model, optimizer, epoch, best accuracy, hook states and RNG states;
+data order is a function of (seed, epoch); so on the CPU a resumed run ends with the same
+weights as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from common.checkpoint import code_revision, jsonable, load_checkpoint, make_checkpoint, save_checkpoint
+from common.errors import UserError
+
+
+class TrainingDiverged(UserError):
+    """The loss became NaN or infinite."""
+
+
+@dataclass
+class TrainConfig:
+    epochs: int
+    lr: float
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    nesterov: bool = False
+    schedule: str = "step"            # step | constant | cosine
+    milestones: tuple = (0.5, 0.75)   # 'step': decay at int(f * epochs) for each f
+    gamma: float = 0.1
+    amp: bool = False                 # bf16 autocast
+    channels_last: bool = False
+    compile: bool = False
+    progress: bool = True
+    log_every: int = 50               # steps between loss syncs (tqdm postfix, NaN check)
+
+
+# ----------------------------------------------------------------------------- schedules
+
+class StepLR:
+    """lr * gamma^k after the k-th milestone epoch (the paper's x0.1 at 50% and 75%)."""
+
+    def __init__(self, lr, milestone_epochs, gamma=0.1):
+        self.lr, self.milestones, self.gamma = lr, sorted(milestone_epochs), gamma
+
+    def __call__(self, it, iters_per_epoch):
+        epoch = it // iters_per_epoch
+        return self.lr * self.gamma ** sum(epoch >= m for m in self.milestones)
+
+
+class ConstantLR:
+    def __init__(self, lr):
+        self.lr = lr
+
+    def __call__(self, it, iters_per_epoch):
+        return self.lr
+
+
+class CosineLR:
+    """Per-iteration cosine decay from lr to 0 over ``epochs``."""
+
+    def __init__(self, lr, epochs):
+        self.lr, self.epochs = lr, max(1, epochs)
+
+    def __call__(self, it, iters_per_epoch):
+        t = min(1.0, it / (self.epochs * iters_per_epoch))
+        return 0.5 * self.lr * (1.0 + math.cos(math.pi * t))
+
+
+def make_lr_fn(config: TrainConfig):
+    if config.schedule == "step":
+        return StepLR(config.lr, [int(f * config.epochs) for f in config.milestones], config.gamma)
+    if config.schedule == "constant":
+        return ConstantLR(config.lr)
+    if config.schedule == "cosine":
+        return CosineLR(config.lr, config.epochs)
+    raise UserError(f"unknown lr schedule {config.schedule!r} (step, constant, cosine)")
+
+
+# ----------------------------------------------------------------------------- hooks
+
+class Hook:
+    """Base class for method hooks; override what you need. ``trainer`` gives access to
+    ``model``, ``optimizer``, ``epoch``, ``step`` (global iteration) and ``lr``."""
+
+    def on_train_start(self, trainer): ...
+
+    def after_backward(self, trainer): ...
+
+    def after_step(self, trainer): ...
+
+    def on_epoch_end(self, trainer, epoch): ...
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict): ...
+
+    def metrics(self) -> dict:
+        """Scalars to log to TensorBoard at each epoch end (name -> float)."""
+        return {}
+
+
+# ----------------------------------------------------------------------------- RNG
+
+def seed_everything(seed: int):
+    random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def rng_state() -> dict:
+    state = {"python": random.getstate(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict):
+    random.setstate(_to_tuple(state["python"]))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _to_tuple(x):
+    return tuple(_to_tuple(v) for v in x) if isinstance(x, (list, tuple)) else x
+
+
+# ----------------------------------------------------------------------------- trainer
+
+class Trainer:
+    """Train ``model`` on ``train_loader``, evaluate on ``test_loader``; see the module docstring.
+
+    meta: what the run is -- at least ``dataset``, ``method``, ``arm``; anything else
+          (``variant``, ``seed``, ``base_flops``, ...) is copied into checkpoints and result.json.
+    mask: optional unstructured keep-mask dict saved with checkpoints (methods keep it applied).
+    """
+
+    def __init__(self, model: nn.Module, train_loader, test_loader, config: TrainConfig, run_dir,
+                 meta: dict, hooks=(), optimizer=None, lr_fn=None, args=None, mask=None,
+                 resume: bool = False, device=None):
+        self.model, self.train_loader, self.test_loader = model, train_loader, test_loader
+        self.config, self.run_dir, self.meta = config, Path(run_dir), dict(meta)
+        self.hooks, self.args, self.mask = list(hooks), args, mask
+        self.device = torch.device(device) if device is not None else next(model.parameters()).device
+        if config.channels_last:
+            self.model.to(memory_format=torch.channels_last)
+        self.optimizer = optimizer or torch.optim.SGD(
+            model.parameters(), lr=config.lr, momentum=config.momentum,
+            weight_decay=config.weight_decay, nesterov=config.nesterov and config.momentum > 0)
+        self.lr_fn = lr_fn or make_lr_fn(config)
+        self.forward = torch.compile(model) if config.compile else model
+        self.epoch, self.step, self.lr = 0, 0, config.lr
+        self.best_acc, self.best_epoch, self.elapsed = -1.0, -1, 0.0
+        self.history = []
+        self.resumed = False
+        if resume:
+            self._resume()
+
+    # -- checkpointing -------------------------------------------------------
+    @property
+    def checkpoint_path(self):
+        return self.run_dir / "checkpoint.pt"
+
+    def _payload(self, epoch):
+        return make_checkpoint(
+            self.model, self.meta["dataset"], self.meta["method"], self.meta["arm"], epoch=epoch,
+            mask=self.mask, optimizer=self.optimizer, best_acc=self.best_acc, args=self.args,
+            meta=self.meta, step=self.step, best_epoch=self.best_epoch, elapsed=self.elapsed,
+            history=self.history, rng=rng_state(),
+            hooks=[h.state_dict() for h in self.hooks])
+
+    def _resume(self):
+        if not self.checkpoint_path.is_file():
+            raise UserError(f"nothing to resume: {self.checkpoint_path} does not exist")
+        ckpt = load_checkpoint(self.checkpoint_path)
+        if ckpt["arch"] != self.model.arch or list(ckpt["cfg"]) != list(self.model.cfg):
+            raise UserError(f"cannot resume: {self.checkpoint_path} holds {ckpt['arch']} cfg {ckpt['cfg']}, "
+                            f"this run builds {self.model.arch} cfg {self.model.cfg}")
+        if ckpt["arm"] != self.meta["arm"]:
+            raise UserError(f"cannot resume: {self.checkpoint_path} is a {ckpt['arm']} run, not {self.meta['arm']}")
+        self.model.load_state_dict(ckpt["state_dict"])
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        self.epoch, self.step = ckpt["epoch"] + 1, ckpt["step"]
+        self.best_acc, self.best_epoch, self.elapsed = ckpt["best_acc"], ckpt["best_epoch"], ckpt["elapsed"]
+        self.history = ckpt["history"]
+        self.mask = ckpt.get("mask", self.mask)
+        if len(ckpt["hooks"]) != len(self.hooks):
+            raise UserError(f"cannot resume: {self.checkpoint_path} was written with different method hooks")
+        for h, s in zip(self.hooks, ckpt["hooks"]):
+            h.load_state_dict(s)
+        set_rng_state(ckpt["rng"])
+        self.resumed = True
+
+    # -- evaluation ----------------------------------------------------------
+    def autocast(self):
+        if not self.config.amp:
+            return nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
+
+    @torch.no_grad()
+    def evaluate(self, loader=None):
+        """Mean cross-entropy and top-1 accuracy (%) of the model on ``loader`` (the test split)."""
+        loader = loader or self.test_loader
+        self.model.eval()
+        loss_sum = torch.zeros((), device=self.device)
+        correct = torch.zeros((), device=self.device, dtype=torch.long)
+        n = 0
+        for x, y in loader:
+            with self.autocast():
+                out = self.forward(x)
+            loss_sum += F.cross_entropy(out.float(), y, reduction="sum")
+            correct += (out.argmax(1) == y).sum()
+            n += y.numel()
+        return loss_sum.item() / max(n, 1), 100.0 * correct.item() / max(n, 1)
+
+    # -- training ------------------------------------------------------------
+    def _train_epoch(self, epoch):
+        model, opt, loader = self.model, self.optimizer, self.train_loader
+        model.train()
+        loader.set_epoch(epoch)
+        ipe = len(loader)
+        loss_sum = torch.zeros((), device=self.device)
+        correct = torch.zeros((), device=self.device, dtype=torch.long)
+        seen, t0 = 0, time.perf_counter()
+        bar = tqdm(loader, total=ipe, desc=f"epoch {epoch + 1}/{self.config.epochs}", leave=False,
+                   disable=not self.config.progress, dynamic_ncols=True, mininterval=0.5)
+        for i, (x, y) in enumerate(bar):
+            self.lr = self.lr_fn(self.step, ipe)
+            for g in opt.param_groups:
+                g["lr"] = self.lr * g.get("lr_mult", 1.0)
+            with self.autocast():
+                out = self.forward(x)
+                loss = F.cross_entropy(out.float(), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            for h in self.hooks:
+                h.after_backward(self)
+            opt.step()
+            for h in self.hooks:
+                h.after_step(self)
+            loss_sum += loss.detach() * y.numel()
+            correct += (out.detach().argmax(1) == y).sum()
+            seen += y.numel()
+            self.step += 1
+            if (i + 1) % self.config.log_every == 0 or i + 1 == ipe:
+                mean_loss = loss_sum.item() / seen
+                self._check_finite(mean_loss, epoch, i)
+                rate = seen / (time.perf_counter() - t0)
+                bar.set_postfix(loss=f"{mean_loss:.3f}", acc=f"{100.0 * correct.item() / seen:.1f}",
+                                img_s=f"{rate:.0f}", lr=f"{self.lr:.2g}")
+        bar.close()
+        seconds = time.perf_counter() - t0
+        return loss_sum.item() / max(seen, 1), 100.0 * correct.item() / max(seen, 1), seen / max(seconds, 1e-9), seconds
+
+    def _check_finite(self, value, epoch, i):
+        if not math.isfinite(value):
+            last = (f"the last good checkpoint is {self.checkpoint_path} (epoch {self.epoch})"
+                    if self.checkpoint_path.exists() else "no checkpoint was written yet")
+            raise TrainingDiverged(f"loss became {value} at epoch {epoch + 1} step {i + 1}; {last}; "
+                                   f"try a lower --lr")
+
+    def fit(self) -> dict:
+        """Train from ``self.epoch`` to ``config.epochs``; return (and write) the result dict."""
+        from torch.utils.tensorboard import SummaryWriter
+
+        cfg = self.config
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        if not self.resumed:
+            (self.run_dir / "args.json").write_text(json.dumps(jsonable(self.args or {}), indent=2) + "\n")
+        writer = SummaryWriter(str(self.run_dir))
+        for h in self.hooks:
+            h.on_train_start(self)
+        try:
+            while self.epoch < cfg.epochs:
+                epoch = self.epoch
+                tr_loss, tr_acc, rate, seconds = self._train_epoch(epoch)
+                for h in self.hooks:
+                    h.on_epoch_end(self, epoch)
+                te_loss, te_acc = self.evaluate()
+                self._check_finite(te_loss, epoch, len(self.train_loader) - 1)
+                self.elapsed += seconds
+                if te_acc > self.best_acc:
+                    self.best_acc, self.best_epoch = te_acc, epoch
+                self.history.append([epoch, tr_loss, tr_acc, te_loss, te_acc])
+                self._log(writer, epoch, tr_loss, tr_acc, te_loss, te_acc, rate)
+                payload = self._payload(epoch)
+                save_checkpoint(payload, self.checkpoint_path)
+                if self.best_epoch == epoch:
+                    save_checkpoint(payload, self.run_dir / "best.pt")
+                self.epoch += 1
+            if cfg.epochs == 0:  # evaluate-only run (e.g. a zero-length fine-tune)
+                _, te_acc = self.evaluate()
+                self.best_acc, self.best_epoch = te_acc, -1
+                save_checkpoint(self._payload(-1), self.checkpoint_path)
+        finally:
+            writer.close()
+        return self.write_result()
+
+    def _log(self, writer, epoch, tr_loss, tr_acc, te_loss, te_acc, rate):
+        scalars = {"train/loss": tr_loss, "train/acc": tr_acc, "test/loss": te_loss, "test/acc": te_acc,
+                   "lr": self.lr, "images_per_s": rate}
+        for h in self.hooks:
+            scalars.update(h.metrics())
+        for k, v in scalars.items():
+            writer.add_scalar(k, v, epoch + 1)
+        writer.flush()
+        print(f"epoch {epoch + 1}/{self.config.epochs}  lr {self.lr:.3g}  train loss {tr_loss:.4f} "
+              f"acc {tr_acc:.2f}%  test loss {te_loss:.4f} acc {te_acc:.2f}%  best {self.best_acc:.2f}%  "
+              f"{rate:.0f} img/s", flush=True)
+
+    def write_result(self, extra: dict | None = None) -> dict:
+        from common.flops import count_flops, count_params
+
+        nonzero = self.mask is not None
+        shape = (self.model.in_channels, self.test_loader.h, self.test_loader.w)
+        final_acc = self.history[-1][4] if self.history else self.best_acc
+        result = {
+            **{k: v for k, v in self.meta.items() if k not in ("base_cfg",)},
+            "arch": self.model.arch,
+            "cfg": list(self.model.cfg),
+            "epochs": self.config.epochs,
+            "best_top1": self.best_acc,
+            "best_epoch": self.best_epoch + 1,
+            "final_top1": final_acc,
+            "params": count_params(self.model, nonzero),
+            "flops": count_flops(self.model, shape, nonzero),
+            "wall_time_s": round(self.elapsed, 2),
+            "train_config": asdict(self.config),
+            "code_revision": code_revision(),
+        }
+        result.update(extra or {})
+        result = jsonable(result)
+        tmp = self.run_dir / "result.json.tmp"
+        tmp.write_text(json.dumps(result, indent=2) + "\n")
+        tmp.replace(self.run_dir / "result.json")
+        return result

@@ -1,0 +1,104 @@
+"""ResNet for CIFAR (He et al. 2016, Sec. 4.2): depth 6n+2, basic blocks, stages 16/32/64.
+
+cfg: one inner width per block (the output width of the block's first conv), ``3n``
+entries in block order. The second conv maps back to the stage width, so residual
+additions never change shape; pruning a block's inner width is what L1-norm filter
+pruning (Li et al. 2017) and the channel-selection methods do on ResNets.
+
+Shortcut on a downsampling block: 2x2 average pool, then zero channels appended
+("option A", parameter-free), as in the L1-norm code -- but computed on ``x`` itself, so
+gradients flow through it (the original detached it).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch.nn as nn
+import torch.nn.functional as F
+
+from common.models.registry import ChannelGroup, check_widths, register_arch
+
+STAGE_WIDTHS = (16, 32, 64)
+
+
+class BasicBlock(nn.Module):
+    def __init__(self, in_planes: int, mid_planes: int, planes: int, stride: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_planes, mid_planes, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(mid_planes)
+        self.conv2 = nn.Conv2d(mid_planes, planes, 3, stride=1, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.stride = stride
+        self.pad_channels = planes - in_planes
+
+    def shortcut(self, x):
+        if self.stride != 1:
+            x = F.avg_pool2d(x, self.stride)
+        if self.pad_channels:
+            x = F.pad(x, (0, 0, 0, 0, 0, self.pad_channels))
+        return x
+
+    def forward(self, x):
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return F.relu(out + self.shortcut(x))
+
+
+class CifarResNet(nn.Module):
+    def __init__(self, cfg, num_classes=10, in_channels=3):
+        super().__init__()
+        n = len(cfg) // 3
+        self.conv1 = nn.Conv2d(in_channels, STAGE_WIDTHS[0], 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(STAGE_WIDTHS[0])
+        in_planes, k = STAGE_WIDTHS[0], 0
+        for s, planes in enumerate(STAGE_WIDTHS):
+            blocks = []
+            for b in range(n):
+                stride = 2 if (s > 0 and b == 0) else 1
+                blocks.append(BasicBlock(in_planes, cfg[k], planes, stride))
+                in_planes, k = planes, k + 1
+            setattr(self, f"layer{s + 1}", nn.Sequential(*blocks))
+        self.fc = nn.Linear(STAGE_WIDTHS[-1], num_classes)
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                fan_out = m.kernel_size[0] * m.kernel_size[1] * m.out_channels
+                nn.init.normal_(m.weight, 0.0, math.sqrt(2.0 / fan_out))
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+
+    def forward(self, x):
+        x = F.relu(self.bn1(self.conv1(x)))
+        x = self.layer3(self.layer2(self.layer1(x)))
+        x = F.adaptive_avg_pool2d(x, 1).flatten(1)
+        return self.fc(x)
+
+    def block_names(self) -> list[str]:
+        n = len(self.cfg) // 3
+        return [f"layer{s + 1}.{b}" for s in range(3) for b in range(n)]
+
+    def channel_groups(self) -> list[ChannelGroup]:
+        """One group per block: the inner channels between conv1 and conv2."""
+        return [ChannelGroup(name=f"{blk}.conv1", cfg_index=i, size=self.cfg[i], producer=f"{blk}.conv1",
+                             bn=f"{blk}.bn1", consumers=(f"{blk}.conv2",))
+                for i, blk in enumerate(self.block_names())]
+
+
+def _register(depth: int):
+    if (depth - 2) % 6:
+        raise ValueError(depth)
+    n = (depth - 2) // 6
+    default = [w for w in STAGE_WIDTHS for _ in range(n)]
+
+    def validate(cfg, _d=depth, _n=n):
+        check_widths(f"resnet{_d}", cfg, expected_len=3 * _n)
+
+    register_arch(f"resnet{depth}", "cifar",
+                  lambda cfg, num_classes, in_channels: CifarResNet(cfg, num_classes, in_channels),
+                  lambda _c=default: list(_c), validate,
+                  f"CIFAR ResNet-{depth} (basic blocks, option-A shortcut), cfg = {3 * n} inner widths")
+
+
+for _depth in (20, 32, 44, 56, 110):
+    _register(_depth)

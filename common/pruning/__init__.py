@@ -1,0 +1,1 @@
+"""Pruning algorithms, one module each; ``surgery`` builds the smaller cfg models."""

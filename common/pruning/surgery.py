@@ -1,0 +1,94 @@
+"""Turn ``(model, kept channel indices)`` into the smaller cfg model, weights copied.
+
+Every model lists its prunable channel groups (``model.channel_groups()``): the conv that
+produces the channels, the BatchNorm after it, and the layers that read them. Removing
+channels of a group slices, along the channel dimension,
+  * the producer's weight (dim 0) and bias,
+  * the BatchNorm's weight, bias, running mean and running variance,
+  * each consumer's weight along its input dimension (dim 1 of a conv or linear weight),
+then rebuilds ``(arch, cfg')`` from the registry and loads the sliced state dict strictly,
+so a shape that does not fit fails loudly. No per-arch code lives here.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+from common.errors import UserError
+from common.models import build_model
+
+
+def _slices(model: nn.Module, group) -> list[tuple[str, int]]:
+    modules = dict(model.named_modules())
+    out = []
+    producer = modules[group.producer]
+    out.append((f"{group.producer}.weight", 0))
+    if getattr(producer, "bias", None) is not None:
+        out.append((f"{group.producer}.bias", 0))
+    if group.bn is not None:
+        out += [(f"{group.bn}.{k}", 0) for k in ("weight", "bias", "running_mean", "running_var")]
+    for name in group.consumers:
+        m = modules[name]
+        if isinstance(m, nn.Conv2d) and m.groups != 1:
+            raise NotImplementedError(f"consumer {name} is a grouped conv; surgery does not handle it")
+        if isinstance(m, nn.Linear) and m.in_features != group.size:
+            raise NotImplementedError(f"consumer {name} reads {m.in_features} features from {group.size} channels")
+        out.append((f"{name}.weight", 1))
+    return out
+
+
+def _check_keep(group, idx) -> torch.Tensor:
+    idx = torch.as_tensor(idx, dtype=torch.long).flatten().unique(sorted=True)
+    if idx.numel() == 0:
+        raise UserError(f"pruning would remove every channel of {group.name}")
+    if idx[0] < 0 or idx[-1] >= group.size:
+        raise ValueError(f"kept indices of {group.name} out of range [0, {group.size})")
+    return idx
+
+
+def prune_channels(model: nn.Module, keep: dict) -> nn.Module:
+    """A new model of the same arch keeping, for each group name in ``keep``, the listed channels.
+
+    Groups not named keep all their channels. The new model has ``model``'s weights for the
+    surviving channels and is in ``model``'s train/eval mode, on the CPU.
+    """
+    groups = {g.name: g for g in model.channel_groups()}
+    unknown = set(keep) - set(groups)
+    if unknown:
+        raise ValueError(f"unknown channel groups {sorted(unknown)}; this model has {sorted(groups)}")
+    cfg = list(model.cfg)
+    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    for name, idx in keep.items():
+        group = groups[name]
+        idx = _check_keep(group, idx)
+        cfg[group.cfg_index] = int(idx.numel())
+        for key, dim in _slices(model, group):
+            state[key] = state[key].index_select(dim, idx)
+    new = build_model(model.arch, model.num_classes, model.in_channels, cfg)
+    new.load_state_dict(state, strict=True)
+    return new.train(model.training)
+
+
+@torch.no_grad()
+def zero_channels(model: nn.Module, keep: dict) -> nn.Module:
+    """Zero, in place, every channel *not* kept: producer filters, bias, BN weight and bias.
+
+    The zeroed channels then output exactly 0 after BN (and ReLU), so the model computes
+    what :func:`prune_channels` with the same ``keep`` computes -- the check surgery is
+    tested against.
+    """
+    groups = {g.name: g for g in model.channel_groups()}
+    modules = dict(model.named_modules())
+    for name, idx in keep.items():
+        group = groups[name]
+        drop = torch.ones(group.size, dtype=torch.bool)
+        drop[_check_keep(group, idx)] = False
+        producer = modules[group.producer]
+        producer.weight[drop] = 0
+        if getattr(producer, "bias", None) is not None:
+            producer.bias[drop] = 0
+        if group.bn is not None:
+            modules[group.bn].weight[drop] = 0
+            modules[group.bn].bias[drop] = 0
+    return model
