@@ -99,7 +99,7 @@ def fraction(text):
 def add_data_args(p: argparse.ArgumentParser, dataset="cifar10"):
     from common.data import DATASETS
     p.add_argument("--dataset", default=dataset, choices=sorted(DATASETS),
-                   help=f"dataset (default {dataset})")
+                   help=f"dataset (default {dataset or 'the checkpoint' + chr(39) + 's'})")
     p.add_argument("--data-dir", default="data",
                    help="folder holding cifar-10-batches-py/, cifar-100-python/ or the Fashion-MNIST "
                         "IDX files (Fashion-MNIST is also looked for in /usr/share/datasets/fashion-mnist)")

@@ -147,6 +147,33 @@ def _to_tuple(x):
     return tuple(_to_tuple(v) for v in x) if isinstance(x, (list, tuple)) else x
 
 
+# ----------------------------------------------------------------------------- evaluation
+
+def autocast(device, amp: bool):
+    device = torch.device(device)
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16) if amp else nullcontext()
+
+
+@torch.no_grad()
+def evaluate(model, loader, device=None, amp: bool = False):
+    """Mean cross-entropy and top-1 accuracy (%) of ``model`` over ``loader``."""
+    if device is None:
+        device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    loss_sum = torch.zeros((), device=device)
+    correct = torch.zeros((), device=device, dtype=torch.long)
+    n = 0
+    for x, y in loader:
+        with autocast(device, amp):
+            out = model(x)
+        loss_sum += F.cross_entropy(out.float(), y, reduction="sum")
+        correct += (out.argmax(1) == y).sum()
+        n += y.numel()
+    model.train(was_training)
+    return loss_sum.item() / max(n, 1), 100.0 * correct.item() / max(n, 1)
+
+
 # ----------------------------------------------------------------------------- trainer
 
 class Trainer:
@@ -214,26 +241,9 @@ class Trainer:
         self.resumed = True
 
     # -- evaluation ----------------------------------------------------------
-    def autocast(self):
-        if not self.config.amp:
-            return nullcontext()
-        return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
-
-    @torch.no_grad()
     def evaluate(self, loader=None):
-        """Mean cross-entropy and top-1 accuracy (%) of the model on ``loader`` (the test split)."""
-        loader = loader or self.test_loader
-        self.model.eval()
-        loss_sum = torch.zeros((), device=self.device)
-        correct = torch.zeros((), device=self.device, dtype=torch.long)
-        n = 0
-        for x, y in loader:
-            with self.autocast():
-                out = self.forward(x)
-            loss_sum += F.cross_entropy(out.float(), y, reduction="sum")
-            correct += (out.argmax(1) == y).sum()
-            n += y.numel()
-        return loss_sum.item() / max(n, 1), 100.0 * correct.item() / max(n, 1)
+        """Mean cross-entropy and top-1 accuracy (%) on ``loader`` (default: the test split)."""
+        return evaluate(self.forward, loader or self.test_loader, self.device, self.config.amp)
 
     # -- training ------------------------------------------------------------
     def _train_epoch(self, epoch):
@@ -250,7 +260,7 @@ class Trainer:
             self.lr = self.lr_fn(self.step, ipe)
             for g in opt.param_groups:
                 g["lr"] = self.lr * g.get("lr_mult", 1.0)
-            with self.autocast():
+            with autocast(self.device, self.config.amp):
                 out = self.forward(x)
                 loss = F.cross_entropy(out.float(), y)
             opt.zero_grad(set_to_none=True)

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Reproduce the L1-norm filter pruning table of "Rethinking the Value of Network Pruning"
+# (Table 1 of the paper: baseline / fine-tuned / Scratch-E / Scratch-B, mean ± std over seeds).
+#
+#   scripts/cifar/l1-norm.sh [--dataset cifar10] [--archs "vgg16_mlp resnet56 resnet110"]
+#                            [--seeds 5] [--epochs 160] [--ft-epochs 40] [--subset N]
+#                            [--cfg JSON] [--runs runs] [--data-dir data] [-- extra training flags]
+#
+# Per seed and arch: baseline -> prune (every paper variant of the arch) -> fine-tune ->
+# Scratch-E -> Scratch-B. Finished steps are skipped, interrupted ones resumed.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+source scripts/lib.sh
+
+dataset=cifar10; archs="vgg16_mlp resnet56 resnet110"; seeds=5; epochs=160; ft_epochs=40
+subset=(); cfg=(); runs=runs; data_dir=data; extra=()
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --dataset) dataset=$2; shift 2 ;;
+    --archs) archs=$2; shift 2 ;;
+    --seeds) seeds=$2; shift 2 ;;
+    --epochs) epochs=$2; shift 2 ;;
+    --ft-epochs) ft_epochs=$2; shift 2 ;;
+    --subset) subset=(--subset "$2"); shift 2 ;;
+    --cfg) cfg=(--cfg "$2"); shift 2 ;;
+    --runs) runs=$2; shift 2 ;;
+    --data-dir) data_dir=$2; shift 2 ;;
+    --) shift; extra=("$@"); break ;;
+    *) echo "l1-norm.sh: unknown option $1" >&2; exit 2 ;;
+  esac
+done
+
+M=cifar/l1-norm
+common=(--dataset "$dataset" --data-dir "$data_dir" "${subset[@]}" "${extra[@]}")
+variants_of() {
+  case $1 in
+    vgg16|vgg16_mlp) echo A ;;
+    resnet56|resnet110) echo "A B" ;;
+    *) echo "l1-norm.sh: no paper variant for $1" >&2; exit 2 ;;
+  esac
+}
+
+for seed in $(seq 1 "$seeds"); do
+  for arch in $archs; do
+    root=$runs/$dataset/l1-norm/$arch
+    base=$root/baseline/seed$seed
+    run_step "$base" python $M/main.py --arch "$arch" "${cfg[@]}" --seed "$seed" --epochs "$epochs" "${common[@]}"
+    for v in $(variants_of "$arch"); do
+      tag=$v-seed$seed
+      prune_step "$root/pruned/$tag" python $M/prune.py --checkpoint "$base/checkpoint.pt" --variant "$v" \
+        --data-dir "$data_dir"
+      pruned=$root/pruned/$tag/pruned.pt
+      run_step "$root/finetune/$tag" python $M/main_finetune.py --checkpoint "$pruned" --epochs "$ft_epochs" "${common[@]}"
+      run_step "$root/scratch-E/$tag" python $M/main_scratch.py --checkpoint "$pruned" --budget E --epochs "$epochs" "${common[@]}"
+      run_step "$root/scratch-B/$tag" python $M/main_scratch.py --checkpoint "$pruned" --budget B --epochs "$epochs" "${common[@]}"
+    done
+  done
+done
+
+python scripts/collect_results.py "$runs" --method l1-norm --dataset "$dataset" --out "$runs/$dataset/l1-norm/table.md"

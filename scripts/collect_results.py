@@ -1,0 +1,148 @@
+#!/usr/bin/env python
+"""Turn the ``result.json`` files under a runs folder into the paper's table.
+
+One row per (dataset, method, arch, variant); columns: the baseline, the pruned model
+before any training, fine-tuned, Scratch-E, Scratch-B (and any other arm a method
+writes), each as mean ± std of top-1 over seeds (n in brackets when n != the most common
+count), then parameters and FLOPs of the pruned model with the reduction against the
+baseline. Usage::
+
+    python scripts/collect_results.py runs [--method l1-norm] [--dataset cifar10]
+                                           [--metric best|final] [--out table.md] [--csv table.csv]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+ARM_ORDER = ["baseline", "pruned", "finetune", "scratch-E", "scratch-B"]
+ARM_TITLES = {"baseline": "Baseline", "pruned": "Pruned (no FT)", "finetune": "Fine-tuned",
+              "scratch-E": "Scratch-E", "scratch-B": "Scratch-B"}
+
+
+def load_results(root: Path, method=None, dataset=None):
+    rows = []
+    for path in sorted(root.rglob("result.json")):
+        try:
+            r = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as e:
+            print(f"warning: skipping {path}: {e}", file=sys.stderr)
+            continue
+        if not isinstance(r, dict) or "arm" not in r or "arch" not in r:
+            continue
+        if method and r.get("method") != method or dataset and r.get("dataset") != dataset:
+            continue
+        r["_path"] = str(path)
+        rows.append(r)
+    return rows
+
+
+def mean_std(values):
+    n = len(values)
+    m = sum(values) / n
+    s = math.sqrt(sum((v - m) ** 2 for v in values) / (n - 1)) if n > 1 else 0.0
+    return m, s, n
+
+
+def fmt_acc(values, usual_n):
+    if not values:
+        return "–"
+    m, s, n = mean_std(values)
+    text = f"{m:.2f} ± {s:.2f}" if n > 1 else f"{m:.2f}"
+    return text + (f" (n={n})" if n != usual_n else "")
+
+
+def fmt_count(value, base, unit):
+    scaled = f"{value / 1e6:.2f}M" if unit == "params" else f"{value / 1e6:.1f}M"
+    if not base:
+        return scaled
+    return f"{scaled} (↓{100 * (1 - value / base):.1f}%)"
+
+
+def build_table(rows, metric="best"):
+    key_acc = "best_top1" if metric == "best" else "final_top1"
+    baselines = defaultdict(list)     # (dataset, method, arch) -> results
+    groups = defaultdict(lambda: defaultdict(list))   # (dataset, method, arch, variant) -> arm -> results
+    for r in rows:
+        if r["arm"] == "baseline" or r.get("variant") is None:
+            baselines[(r["dataset"], r["method"], r["arch"])].append(r)
+        else:
+            groups[(r["dataset"], r["method"], r["arch"], str(r["variant"]))][r["arm"]].append(r)
+    for key in baselines:  # a baseline with no pruned run still gets a row
+        if not any(k[:3] == key for k in groups):
+            groups[(*key, "–")]
+    arms = [a for a in ARM_ORDER if a == "baseline" or any(a in g for g in groups.values())]
+    extra = sorted({a for g in groups.values() for a in g} - set(ARM_ORDER))
+    arms += extra
+    counts = [len(v) for g in groups.values() for v in g.values()] + [len(v) for v in baselines.values()]
+    usual_n = max(set(counts), key=counts.count) if counts else 1
+
+    header = ["Dataset", "Model", "Variant"] + [ARM_TITLES.get(a, a) for a in arms] + ["Params", "FLOPs"]
+    table = []
+    for key in sorted(groups):
+        dataset, method, arch, variant = key
+        arm_results = dict(groups[key])
+        arm_results["baseline"] = baselines.get((dataset, method, arch), [])
+        cells = [dataset, arch, variant]
+        for a in arms:
+            cells.append(fmt_acc([r[key_acc] for r in arm_results.get(a, [])], usual_n))
+        pruned = arm_results.get("pruned") or arm_results.get("finetune") or arm_results.get("scratch-E")
+        base = arm_results["baseline"]
+        ref = pruned[0] if pruned else (base[0] if base else None)
+        base_params = (pruned[0].get("base_params") if pruned else None) or (base[0]["params"] if base else None)
+        base_flops = (pruned[0].get("base_flops") if pruned else None) or (base[0]["flops"] if base else None)
+        if ref is not None:
+            cells += [fmt_count(ref["params"], base_params if pruned else None, "params"),
+                      fmt_count(ref["flops"], base_flops if pruned else None, "flops")]
+        else:
+            cells += ["–", "–"]
+        table.append(cells)
+    return header, table
+
+
+def to_markdown(header, table):
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in table]
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("runs", help="folder to search for result.json files")
+    p.add_argument("--method", default=None)
+    p.add_argument("--dataset", default=None)
+    p.add_argument("--metric", choices=("best", "final"), default="best",
+                   help="best = best test top-1 over epochs (the paper's number), final = last epoch")
+    p.add_argument("--out", default=None, help="also write the markdown table here")
+    p.add_argument("--csv", default=None, help="also write the table as CSV")
+    args = p.parse_args(argv)
+    root = Path(args.runs)
+    if not root.is_dir():
+        print(f"error: {root} is not a folder", file=sys.stderr)
+        return 2
+    rows = load_results(root, args.method, args.dataset)
+    if not rows:
+        print(f"error: no result.json under {root}" + (f" for method {args.method}" if args.method else ""),
+              file=sys.stderr)
+        return 2
+    header, table = build_table(rows, args.metric)
+    md = to_markdown(header, table)
+    print(md)
+    print(f"\ntop-1 (%) = {args.metric} test accuracy, mean ± std over seeds; "
+          f"FLOPs = conv+linear multiply-accumulates; {len(rows)} runs from {root}")
+    if args.out:
+        Path(args.out).write_text(md + "\n")
+    if args.csv:
+        with open(args.csv, "w", newline="") as f:
+            csv.writer(f).writerows([header] + table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

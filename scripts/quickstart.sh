@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The whole paper pipeline, small: L1-norm pruning of a quarter-width VGG-16 on 8,000
+# Fashion-MNIST images -- baseline -> prune (VGG-16-A) -> fine-tune -> Scratch-E -> Scratch-B
+# -> table. Runs offline (Fashion-MNIST from /usr/share/datasets/fashion-mnist, or downloaded
+# by torchvision) in a few minutes on a laptop CPU. Results in runs/quickstart/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+exec bash scripts/cifar/l1-norm.sh --dataset fashion-mnist --archs vgg16_mlp --seeds 1 \
+  --epochs 6 --ft-epochs 3 --subset 8000 --runs runs/quickstart \
+  --cfg '[16, 16, "M", 32, 32, "M", 64, 64, 64, "M", 128, 128, 128, "M", 128, 128, 128]' \
+  -- --no-progress "$@"
