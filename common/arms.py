@@ -32,6 +32,8 @@ from common.engine import Trainer, TrainConfig, evaluate, seed_everything
 from common.errors import UserError
 from common.flops import count_flops, count_params
 from common.models import build_model, list_archs
+from common.pruning.masks import apply_mask_
+from common.pruning.masks import sparsity as mask_sparsity
 
 RUNS_ROOT = Path(os.environ.get("RUNS_DIR", "runs"))  # scripts point RUNS_DIR elsewhere
 
@@ -68,14 +70,16 @@ def train_config(args, epochs=None, schedule=None, **overrides) -> TrainConfig:
 
 
 def run_training(args, model, *, dataset, method, arm, tag, meta=None, hooks=(), epochs=None, mask=None,
-                 optimizer=None, lr_fn=None, config=None):
-    """Load the data, place the model, and run the engine; returns the result dict."""
+                 optimizer=None, lr_fn=None, config=None, loaders=None):
+    """Load the data (unless ``loaders=(train, test)`` are given), place the model, and run the
+    engine; returns the result dict."""
     device = resolve_device(args.device)
     run_dir = Path(args.save) if args.save else default_run_dir(dataset, method, model.arch, arm, tag)
     if not args.resume and (run_dir / "checkpoint.pt").exists():
         raise UserError(f"{run_dir} already holds a run; continue it with --resume or choose --save DIR")
-    train, test, _ = make_loaders(dataset, args.data_dir, args.batch_size, args.test_batch_size, device=device,
-                                  seed=args.seed, subset=args.subset, channels_last=args.channels_last)
+    train, test = loaders or make_loaders(dataset, args.data_dir, args.batch_size, args.test_batch_size,
+                                          device=device, seed=args.seed, subset=args.subset,
+                                          channels_last=args.channels_last)[:2]
     model.to(device)
     if mask is not None:
         mask = {k: v.to(device) for k, v in mask.items()}
@@ -110,7 +114,9 @@ def _dataset_from(args, ckpt, path):
 
 def baseline_main(method: str, *, arch: str, epochs=160, lr=0.1, batch_size=64, weight_decay=1e-4,
                   schedule="step", dataset="cifar10", add_args=None, make_hooks=None, arm="baseline",
-                  description=None, argv=None):
+                  variant_fn=None, description=None, argv=None):
+    """Train from scratch. ``variant_fn(args) -> str`` names the run's variant for a method that
+    prunes while training (e.g. a target sparsity); a plain baseline has none."""
     p = ArgumentParser(description=description or f"{method}: train the unpruned baseline")
     p.add_argument("--arch", default=arch, help=f"model (default {arch}); one of {', '.join(list_archs())}")
     p.add_argument("--cfg", default=None, help="width config as a JSON list (default: the arch's full widths)")
@@ -124,8 +130,10 @@ def baseline_main(method: str, *, arch: str, epochs=160, lr=0.1, batch_size=64, 
         seed_everything(args.seed)
         model = build_model(args.arch, info.num_classes, info.in_channels, parse_cfg(args.cfg))
         hooks = make_hooks(args, model) if make_hooks else []
-        return run_training(args, model, dataset=args.dataset, method=method, arm=arm, tag=f"seed{args.seed}",
-                            meta={"variant": None}, hooks=hooks)
+        variant = variant_fn(args) if variant_fn else None
+        tag = f"{variant}-seed{args.seed}" if variant else f"seed{args.seed}"
+        return run_training(args, model, dataset=args.dataset, method=method, arm=arm, tag=tag,
+                            meta={"variant": variant}, hooks=hooks)
 
     return main_guard(run, p, argv)
 
@@ -181,6 +189,7 @@ def prune_main(method: str, *, prune_fn, add_args=None, description=None, accept
                   "top1_before": base_top1, "top1_after": top1, "best_top1": top1, "final_top1": top1,
                   "params": params, "flops": flops, "base_params": base_params, "base_flops": base_flops,
                   "params_reduction": 1 - params / base_params, "flops_reduction": 1 - flops / base_flops,
+                  **({"sparsity": mask_sparsity(mask)} if nonzero else {}),
                   "source": str(args.checkpoint), "report": out.get("report", {}),
                   "code_revision": code_revision()}
         payload = make_checkpoint(pruned.cpu(), dataset, method, "pruned", mask=mask, args=args, meta=meta)
@@ -247,7 +256,9 @@ def scratch_epochs(budget: str, epochs: int, base_flops: int, flops: int) -> tup
 
 
 def scratch_main(method: str, *, epochs=160, lr=0.1, batch_size=64, weight_decay=1e-4, schedule="step",
-                 add_args=None, make_hooks=None, accept_methods=(), description=None, argv=None):
+                 add_args=None, make_hooks=None, accept_methods=(), reinit=None, description=None, argv=None):
+    """``reinit(args, model, mask)`` re-initialises the fresh model of a masked (unstructured) checkpoint
+    for its sparsity (default: the arch's own initialisation); the mask is applied either way."""
     def extra(p):
         p.add_argument("--budget", choices=("E", "B"), default="E",
                        help="E: the baseline's epochs; B: epochs x FLOPs(base)/FLOPs(pruned)")
@@ -264,10 +275,9 @@ def scratch_main(method: str, *, epochs=160, lr=0.1, batch_size=64, weight_decay
         mask = ckpt.get("mask")
         shape = model_input_size(dataset)
         if mask is not None:  # the same sparse architecture: apply the keep-mask to the fresh weights
-            with torch.no_grad():
-                params = dict(model.named_parameters())
-                for k, m in mask.items():
-                    params[k].mul_(m.to(params[k].dtype))
+            if reinit is not None:
+                reinit(args, model, mask)
+            apply_mask_(model, mask)
         base = build_model(ckpt["arch"], ckpt["num_classes"], ckpt["in_channels"], ckpt["meta"]["base_cfg"])
         base_flops = count_flops(base, shape)
         flops = count_flops(model, shape, nonzero=mask is not None)

@@ -113,8 +113,9 @@ def add_train_args(p: argparse.ArgumentParser, *, epochs: int, lr: float, batch_
     g = p.add_argument_group("training")
     g.add_argument("--epochs", type=non_negative_int, default=epochs, help=f"epochs (default {epochs})")
     g.add_argument("--lr", type=positive_float, default=lr, help=f"initial learning rate (default {lr})")
-    g.add_argument("--schedule", choices=("step", "constant", "cosine"), default=schedule,
-                   help=f"lr schedule: step = x0.1 at 50%% and 75%% of the epochs (default {schedule})")
+    g.add_argument("--schedule", choices=("step", "constant", "cosine", "linear"), default=schedule,
+                   help=f"lr schedule: step = x0.1 at 50%% and 75%% of the epochs, linear = to 0 at the "
+                        f"end (default {schedule})")
     g.add_argument("--batch-size", type=positive_int, default=batch_size, help=f"default {batch_size}")
     g.add_argument("--test-batch-size", type=positive_int, default=256)
     g.add_argument("--weight-decay", "--wd", type=non_negative_float, default=weight_decay,

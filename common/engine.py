@@ -11,6 +11,9 @@ ends with ``result.json``. A method plugs in through :class:`Hook`:
   ``on_epoch_end``    after an epoch's training, before its evaluation (e.g. re-zero filters)
   ``state_dict`` / ``load_state_dict``  whatever the hook must carry across a resume
 
+``mask=`` (unstructured keep-masks) is kept applied every step: pruned weights stay exactly
+zero and receive no update (``common.pruning.masks``).
+
 ``--resume`` restores model, optimizer, epoch, best accuracy, hook states and RNG states;
 data order is a function of (seed, epoch); so on the CPU a resumed run ends with the same
 weights as an uninterrupted one.
@@ -33,6 +36,7 @@ from tqdm import tqdm
 
 from common.checkpoint import code_revision, jsonable, load_checkpoint, make_checkpoint, save_checkpoint
 from common.errors import UserError
+from common.pruning.masks import MaskKeeper, sparsity, to_cpu_bool
 
 
 class TrainingDiverged(UserError):
@@ -46,7 +50,7 @@ class TrainConfig:
     momentum: float = 0.9
     weight_decay: float = 1e-4
     nesterov: bool = False
-    schedule: str = "step"            # step | constant | cosine
+    schedule: str = "step"            # step | constant | cosine | linear
     milestones: tuple = (0.5, 0.75)   # 'step': decay at int(f * epochs) for each f
     gamma: float = 0.1
     amp: bool = False                 # bf16 autocast
@@ -88,6 +92,17 @@ class CosineLR:
         return 0.5 * self.lr * (1.0 + math.cos(math.pi * t))
 
 
+class LinearLR:
+    """Per-iteration linear decay from lr to 0 over ``epochs`` (budgeted training, Li et al. 2020;
+    the dense phase of BIMP, Zimmer et al. 2023)."""
+
+    def __init__(self, lr, epochs):
+        self.lr, self.epochs = lr, max(1, epochs)
+
+    def __call__(self, it, iters_per_epoch):
+        return self.lr * max(0.0, 1.0 - it / (self.epochs * iters_per_epoch))
+
+
 def make_lr_fn(config: TrainConfig):
     if config.schedule == "step":
         return StepLR(config.lr, [int(f * config.epochs) for f in config.milestones], config.gamma)
@@ -95,7 +110,9 @@ def make_lr_fn(config: TrainConfig):
         return ConstantLR(config.lr)
     if config.schedule == "cosine":
         return CosineLR(config.lr, config.epochs)
-    raise UserError(f"unknown lr schedule {config.schedule!r} (step, constant, cosine)")
+    if config.schedule == "linear":
+        return LinearLR(config.lr, config.epochs)
+    raise UserError(f"unknown lr schedule {config.schedule!r} (step, constant, cosine, linear)")
 
 
 # ----------------------------------------------------------------------------- hooks
@@ -181,7 +198,10 @@ class Trainer:
 
     meta: what the run is -- at least ``dataset``, ``method``, ``arm``; anything else
           (``variant``, ``seed``, ``base_flops``, ...) is copied into checkpoints and result.json.
-    mask: optional unstructured keep-mask dict saved with checkpoints (methods keep it applied).
+    mask: optional unstructured keep-mask ``{param name: bool tensor}`` (``common.pruning.masks``).
+          The trainer keeps it applied: masked gradients are zeroed before every optimizer step
+          and the masked weights re-zeroed after it, so pruned weights stay exactly 0 and get no
+          update; it is saved in checkpoints. A hook may change it with :meth:`set_mask`.
     """
 
     def __init__(self, model: nn.Module, train_loader, test_loader, config: TrainConfig, run_dir,
@@ -189,7 +209,7 @@ class Trainer:
                  resume: bool = False, device=None):
         self.model, self.train_loader, self.test_loader = model, train_loader, test_loader
         self.config, self.run_dir, self.meta = config, Path(run_dir), dict(meta)
-        self.hooks, self.args, self.mask = list(hooks), args, mask
+        self.hooks, self.args = list(hooks), args
         self.device = torch.device(device) if device is not None else next(model.parameters()).device
         if config.channels_last:
             self.model.to(memory_format=torch.channels_last)
@@ -202,8 +222,18 @@ class Trainer:
         self.best_acc, self.best_epoch, self.elapsed = -1.0, -1, 0.0
         self.history = []
         self.resumed = False
+        self.mask, self._mask_keeper = None, None
+        self.set_mask(mask)
         if resume:
             self._resume()
+
+    def set_mask(self, mask: dict | None):
+        """Keep ``mask`` applied from now on: zero the pruned weights and their optimizer state."""
+        self.mask = to_cpu_bool(mask)
+        self._mask_keeper = MaskKeeper(self.model, mask) if mask is not None else None
+        if self._mask_keeper is not None:
+            self._mask_keeper.apply()
+            self._mask_keeper.mask_optimizer_state(self.optimizer)
 
     # -- checkpointing -------------------------------------------------------
     @property
@@ -232,7 +262,7 @@ class Trainer:
         self.epoch, self.step = ckpt["epoch"] + 1, ckpt["step"]
         self.best_acc, self.best_epoch, self.elapsed = ckpt["best_acc"], ckpt["best_epoch"], ckpt["elapsed"]
         self.history = ckpt["history"]
-        self.mask = ckpt.get("mask", self.mask)
+        self.set_mask(ckpt.get("mask", self.mask))
         if len(ckpt["hooks"]) != len(self.hooks):
             raise UserError(f"cannot resume: {self.checkpoint_path} was written with different method hooks")
         for h, s in zip(self.hooks, ckpt["hooks"]):
@@ -267,7 +297,11 @@ class Trainer:
             loss.backward()
             for h in self.hooks:
                 h.after_backward(self)
+            if self._mask_keeper is not None:
+                self._mask_keeper.mask_grads()
             opt.step()
+            if self._mask_keeper is not None:
+                self._mask_keeper.apply()
             for h in self.hooks:
                 h.after_step(self)
             loss_sum += loss.detach() * y.numel()
@@ -356,6 +390,7 @@ class Trainer:
             "final_top1": final_acc,
             "params": count_params(self.model, nonzero),
             "flops": count_flops(self.model, shape, nonzero),
+            **({"sparsity": sparsity(self.mask)} if nonzero else {}),
             "wall_time_s": round(self.elapsed, 2),
             "train_config": asdict(self.config),
             "code_revision": code_revision(),

@@ -5,10 +5,13 @@ One row per (dataset, method, arch, variant); columns: the baseline, the pruned 
 before any training, fine-tuned, Scratch-E, Scratch-B (and any other arm a method
 writes), each as mean ± std of top-1 over seeds (n in brackets when n != the most common
 count), then parameters and FLOPs of the pruned model with the reduction against the
-baseline. Usage::
+baseline, then any ``--columns`` fields. The baseline of a row is the run its results were
+pruned from (followed through their ``source`` checkpoints) when those runs are found, else
+every baseline of the arch. Usage::
 
     python scripts/collect_results.py runs [--method l1-norm] [--dataset cifar10]
                                            [--metric best|final] [--out table.md] [--csv table.csv]
+                                           [--columns sparsity,epochs_total]
 """
 
 from __future__ import annotations
@@ -65,15 +68,45 @@ def fmt_count(value, base, unit):
     return f"{scaled} (↓{100 * (1 - value / base):.1f}%)"
 
 
-def build_table(rows, metric="best"):
+def source_baseline(r, by_dir, depth=0):
+    """The baseline result a run descends from, following ``source`` checkpoints through their run
+    folders (pruned -> fine-tuned -> pruned again ...); None if the chain leaves the runs found."""
+    src = r.get("source")
+    if not src or depth > 64:
+        return None
+    parent = by_dir.get(str(Path(src).resolve().parent))
+    if parent is None:
+        return None
+    if parent["arm"] == "baseline" or parent.get("variant") is None:
+        return parent
+    return source_baseline(parent, by_dir, depth + 1)
+
+
+def fmt_value(values, name=""):
+    nums = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    if not nums:
+        return str(values[0]) if values else "–"
+    m = sum(nums) / len(nums)
+    if name.endswith("sparsity"):
+        return f"{100 * m:.1f}%"
+    return f"{int(m):,}" if float(m).is_integer() else f"{m:.4g}"
+
+
+def build_table(rows, metric="best", columns=()):
     key_acc = "best_top1" if metric == "best" else "final_top1"
     baselines = defaultdict(list)     # (dataset, method, arch) -> results
     groups = defaultdict(lambda: defaultdict(list))   # (dataset, method, arch, variant) -> arm -> results
+    by_dir = {str(Path(r["_path"]).resolve().parent): r for r in rows if "_path" in r}
+    own_base = defaultdict(dict)      # row key -> {baseline path: baseline result} found via sources
     for r in rows:
         if r["arm"] == "baseline" or r.get("variant") is None:
             baselines[(r["dataset"], r["method"], r["arch"])].append(r)
         else:
-            groups[(r["dataset"], r["method"], r["arch"], str(r["variant"]))][r["arm"]].append(r)
+            key = (r["dataset"], r["method"], r["arch"], str(r["variant"]))
+            groups[key][r["arm"]].append(r)
+            base = source_baseline(r, by_dir)
+            if base is not None:
+                own_base[key][base["_path"]] = base
     for key in baselines:  # a baseline with no pruned run still gets a row
         if not any(k[:3] == key for k in groups):
             groups[(*key, "–")]
@@ -84,11 +117,14 @@ def build_table(rows, metric="best"):
     usual_n = max(set(counts), key=counts.count) if counts else 1
 
     header = ["Dataset", "Model", "Variant"] + [ARM_TITLES.get(a, a) for a in arms] + ["Params", "FLOPs"]
+    header += [c.replace("_", " ").capitalize() for c in columns]
     table = []
     for key in sorted(groups):
         dataset, method, arch, variant = key
         arm_results = dict(groups[key])
-        arm_results["baseline"] = baselines.get((dataset, method, arch), [])
+        # the baseline column: the runs this row was pruned from when the sources lead there,
+        # else every baseline of the arch
+        arm_results["baseline"] = list(own_base[key].values()) or baselines.get((dataset, method, arch), [])
         cells = [dataset, arch, variant]
         for a in arms:
             cells.append(fmt_acc([r[key_acc] for r in arm_results.get(a, [])], usual_n))
@@ -102,6 +138,9 @@ def build_table(rows, metric="best"):
                       fmt_count(ref["flops"], base_flops if pruned else None, "flops")]
         else:
             cells += ["–", "–"]
+        row_results = [r for a in arms if a != "baseline" for r in arm_results.get(a, [])]
+        for c in columns:
+            cells.append(fmt_value([r[c] for r in row_results if c in r], c))
         table.append(cells)
     return header, table
 
@@ -121,6 +160,9 @@ def main(argv=None):
                    help="best = best test top-1 over epochs (the paper's number), final = last epoch")
     p.add_argument("--out", default=None, help="also write the markdown table here")
     p.add_argument("--csv", default=None, help="also write the table as CSV")
+    p.add_argument("--columns", default="",
+                   help="comma-separated result.json fields to add as columns (mean over the row's runs), "
+                        "e.g. sparsity,epochs_total")
     args = p.parse_args(argv)
     root = Path(args.runs)
     if not root.is_dir():
@@ -131,7 +173,7 @@ def main(argv=None):
         print(f"error: no result.json under {root}" + (f" for method {args.method}" if args.method else ""),
               file=sys.stderr)
         return 2
-    header, table = build_table(rows, args.metric)
+    header, table = build_table(rows, args.metric, [c for c in args.columns.split(",") if c])
     md = to_markdown(header, table)
     print(md)
     print(f"\ntop-1 (%) = {args.metric} test accuracy, mean ± std over seeds; "

@@ -1,0 +1,268 @@
+"""Methods that are a *sequence* of engine runs: the Lottery Ticket rounds and the IMP phases.
+
+Every training in a sequence is one ordinary engine run with its own run directory
+(``<runs>/<dataset>/<method>/<arch>/<arm>/<variant>-seed<seed>/``, ``result.json`` at the end).
+Running the same command again skips the steps whose ``result.json`` exists and resumes the
+one that was interrupted, so a killed sequence continues where it stopped. The algorithms are
+in ``common.pruning.lottery`` and ``common.pruning.imp``; this module only sequences them.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import torch
+
+from common.arms import RUNS_ROOT, model_input_size, resolve_device, run_training
+from common.checkpoint import (code_revision, jsonable, load_checkpoint, make_checkpoint,
+                               model_from_checkpoint, save_checkpoint)
+from common.cli import (ArgumentParser, add_data_args, add_train_args, fraction, main_guard,
+                        non_negative_float, non_negative_int, parse_cfg, positive_int)
+from common.data import dataset_info, make_loaders
+from common.engine import TrainConfig, evaluate, seed_everything
+from common.errors import UserError
+from common.flops import count_flops, count_params
+from common.models import build_model, list_archs
+from common.pruning import imp, lottery
+from common.pruning.masks import apply_mask_, sparse_kaiming_init_, sparsity
+
+
+def step_state(run_dir: Path) -> str:
+    """'done' (result.json), 'resume' (checkpoint.pt only) or 'new'."""
+    if (run_dir / "result.json").is_file():
+        return "done"
+    return "resume" if (run_dir / "checkpoint.pt").is_file() else "new"
+
+
+def _write_json(path: Path, obj: dict):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(jsonable(obj), indent=2) + "\n")
+    tmp.replace(path)
+
+
+def _train(args, run_dir: Path, model, **kw):
+    """One engine run in ``run_dir`` (skipped when done, resumed when interrupted)."""
+    state = step_state(run_dir)
+    if state == "done":
+        print(f"== skip (done): {run_dir}", flush=True)
+        return json.loads((run_dir / "result.json").read_text())
+    a = copy.copy(args)
+    a.save, a.resume = str(run_dir), state == "resume"
+    return run_training(a, model, **kw)
+
+
+def _save_pruned(path: Path, model, mask, *, dataset, method, meta, result):
+    """``pruned.pt`` (full model, keep-mask) and its ``result.json``, as ``prune.py`` writes them."""
+    save_checkpoint(make_checkpoint(model.cpu(), dataset, method, "pruned", mask=mask, meta=meta), path / "pruned.pt")
+    _write_json(path / "result.json", {**result, "dataset": dataset, "method": method, "arm": "pruned",
+                                       "arch": model.arch, "cfg": list(model.cfg),
+                                       "code_revision": code_revision()})
+
+
+# ----------------------------------------------------------------------------- Lottery Ticket
+
+def lottery_main(method: str = "lottery-ticket", *, arch="vgg16", epochs=160, lr=0.1, batch_size=64,
+                 weight_decay=1e-4, description=None, argv=None):
+    p = ArgumentParser(description=description or "Lottery Ticket: winning ticket vs random re-init")
+    p.add_argument("--arch", default=arch, help=f"model (default {arch}); one of {', '.join(list_archs())}")
+    p.add_argument("--cfg", default=None, help="width config as a JSON list (default: the arch's full widths)")
+    add_data_args(p, "cifar10")
+    add_train_args(p, epochs=epochs, lr=lr, batch_size=batch_size, weight_decay=weight_decay)
+    p.add_argument("--runs", default=str(RUNS_ROOT), help="root folder of the run directories (default %(default)s)")
+    p.add_argument("--prune", choices=("magnitude", "l1"), default="magnitude",
+                   help="magnitude: iterative global magnitude pruning of the conv weights; "
+                        "l1: one-shot L1-norm filter pruning (Li et al.) as a mask")
+    p.add_argument("--rounds", type=positive_int, default=5, help="magnitude pruning rounds (default 5)")
+    p.add_argument("--percent", type=fraction, default=0.2,
+                   help="fraction of the remaining weights pruned per round, in [0, 1) (default 0.2)")
+    p.add_argument("--prune-linear", action="store_true", help="also prune linear weights (open_lth)")
+    p.add_argument("--variant", choices=("A", "B"), default="A", help="L1-norm configuration (--prune l1)")
+    p.add_argument("--rewind-iters", type=non_negative_int, nargs="+", default=[0], metavar="K",
+                   help="reset tickets to theta_K, the weights after K iterations of the dense run "
+                        "(0 = the original initialisation; several values run several sequences)")
+    p.add_argument("--reinit", choices=("sparse", "dense"), default=None,
+                   help="random re-init: He init for the surviving connections (sparse, default for "
+                        "magnitude) or the arch's init times the mask (dense, default for l1)")
+
+    def run(args):
+        info = dataset_info(args.dataset)
+        device = resolve_device(args.device)
+        model_cfg = parse_cfg(args.cfg)
+        build_model(args.arch, info.num_classes, info.in_channels, model_cfg)     # arch/cfg errors first
+        kinds = ("conv", "linear") if args.prune_linear else ("conv",)
+        rounds = args.rounds if args.prune == "magnitude" else 1
+        if args.prune == "l1":
+            from common.pruning.l1norm import variants_for
+            if args.variant not in variants_for(args.arch):
+                raise UserError(f"no L1-norm variant {args.variant} for {args.arch}; "
+                                f"choose an arch with one: vgg16, vgg16_mlp, resnet56, resnet110")
+        reinit = args.reinit or ("sparse" if args.prune == "magnitude" else "dense")
+        loaders = make_loaders(args.dataset, args.data_dir, args.batch_size, args.test_batch_size, device=device,
+                               seed=args.seed, subset=args.subset, channels_last=args.channels_last)[:2]
+        total = args.epochs * len(loaders[0])
+        for k in args.rewind_iters:
+            if k > total:
+                raise UserError(f"--rewind-iters {k} is beyond the dense run's length "
+                                f"({args.epochs} epochs x {len(loaders[0])} iterations = {total})")
+        root = Path(args.runs) / args.dataset / method / args.arch
+        series = f"lr{args.lr:g}"
+        common = dict(dataset=args.dataset, method=method, loaders=loaders)
+
+        # the dense run: records theta_k for every rewind point
+        dense_dir = root / "baseline" / f"{series}-seed{args.seed}"
+        seed_everything(args.seed)
+        dense = build_model(args.arch, info.num_classes, info.in_channels, model_cfg)
+        dense_result = _train(args, dense_dir, dense, arm="baseline", tag="", meta={"variant": None, "series": series},
+                              hooks=[lottery.RewindPoints(args.rewind_iters)], **common)
+        shape = model_input_size(args.dataset)
+
+        for k in args.rewind_iters:
+            theta = lottery.load_rewind(dense_dir, k)
+            prev = dense_dir / "checkpoint.pt"
+            for r in range(1, rounds + 1):
+                variant = (f"{series}-k{k}-r{r:02d}" if args.prune == "magnitude"
+                           else f"{series}-k{k}-l1{args.variant}")
+                tag = f"{variant}-seed{args.seed}"
+                pruned_dir = root / "pruned" / tag
+                if (pruned_dir / "pruned.pt").is_file() and (pruned_dir / "result.json").is_file():
+                    mask = load_checkpoint(pruned_dir / "pruned.pt")["mask"]
+                else:
+                    trained_ckpt = load_checkpoint(prev, expect_arch=args.arch)
+                    trained = model_from_checkpoint(trained_ckpt).to(device)
+                    if args.prune == "magnitude":
+                        mask = lottery.next_round_mask(trained, args.percent, trained_ckpt.get("mask"), kinds)
+                    else:
+                        mask = lottery.l1_filter_mask(trained, args.variant)
+                    apply_mask_(trained, mask)
+                    top1 = evaluate(trained, loaders[1], device)[1]
+                    s = sparsity(mask)
+                    meta = {"variant": variant, "seed": args.seed, "base_cfg": list(trained.cfg), "series": series,
+                            "round": r, "rewind_iter": k, "source": str(prev),
+                            "base_flops": dense_result["flops"], "base_params": dense_result["params"]}
+                    params, flops = count_params(trained, True), count_flops(trained, shape, True)
+                    _save_pruned(pruned_dir, trained, mask, dataset=args.dataset, method=method, meta=meta, result={
+                        **meta, "top1_after": top1, "best_top1": top1, "final_top1": top1, "sparsity": s,
+                        "params": params, "flops": flops})
+                    print(f"round {r}: pruned to {100 * s:.2f}% sparsity, top-1 {top1:.2f}% before retraining; "
+                          f"{pruned_dir / 'pruned.pt'}", flush=True)
+                meta = {"variant": variant, "series": series, "round": r, "rewind_iter": k,
+                        "source": str(pruned_dir / "pruned.pt")}
+
+                ticket = build_model(args.arch, info.num_classes, info.in_channels, model_cfg)
+                lottery.reset_to(ticket, theta, mask)
+                _train(args, root / "winning-ticket" / tag, ticket, arm="winning-ticket", tag=tag, mask=mask,
+                       meta={**meta, "init": f"theta_{k}"}, **common)
+
+                seed_everything(lottery.reinit_seed(args.seed, r))
+                control = build_model(args.arch, info.num_classes, info.in_channels, model_cfg)
+                (sparse_kaiming_init_ if reinit == "sparse" else apply_mask_)(control, mask)
+                seed_everything(args.seed)
+                _train(args, root / "random-init" / tag, control, arm="random-init", tag=tag, mask=mask,
+                       meta={**meta, "init": f"random ({reinit})"}, **common)
+                prev = root / "winning-ticket" / tag / "checkpoint.pt"
+        print(f"done: {root}", flush=True)
+
+    return main_guard(run, p, argv)
+
+
+# ----------------------------------------------------------------------------- IMP
+
+def imp_main(method: str = "imp", *, batch_size=64, weight_decay=1e-4, momentum=0.9, description=None, argv=None):
+    p = ArgumentParser(description=description or "Iterative Magnitude Pruning with a retraining schedule")
+    p.add_argument("--checkpoint", required=True, help="the trained dense model (cifar/imp/main.py)")
+    p.add_argument("--dataset", default=None, help="dataset (default: the checkpoint's)")
+    p.add_argument("--data-dir", default="data")
+    p.add_argument("--subset", type=positive_int, default=None, help="train on the first N training images only")
+    p.add_argument("--sparsity", type=fraction, required=True, help="goal sparsity S in [0, 1)")
+    p.add_argument("--phases", type=positive_int, default=1, help="prune-retrain phases J (1 = One Shot)")
+    p.add_argument("--retrain", default="LLR", help=f"schedule: {', '.join(imp.SCHEDULES)} or BIMP (= ALLR "
+                   "with --budget, for a dense run trained with --schedule linear)")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--phase-epochs", type=non_negative_int, default=None, help="retraining epochs per phase")
+    g.add_argument("--budget", type=non_negative_int, default=None,
+                   help="total retraining epochs, split floor(B/J) per phase, the rest in the last")
+    p.add_argument("--runs", default=str(RUNS_ROOT), help="root folder of the run directories (default %(default)s)")
+    t = p.add_argument_group("training")
+    t.add_argument("--batch-size", type=positive_int, default=batch_size)
+    t.add_argument("--test-batch-size", type=positive_int, default=256)
+    t.add_argument("--weight-decay", "--wd", type=non_negative_float, default=weight_decay)
+    t.add_argument("--momentum", type=non_negative_float, default=momentum)
+    t.add_argument("--seed", type=non_negative_int, default=None, help="default: the checkpoint's")
+    t.add_argument("--device", default=None)
+    t.add_argument("--amp", action="store_true")
+    t.add_argument("--channels-last", action="store_true")
+    t.add_argument("--compile", action="store_true")
+    t.add_argument("--no-progress", action="store_true")
+
+    def run(args):
+        name = args.retrain.upper()
+        if name not in imp.SCHEDULES + ("BIMP",):
+            raise UserError(f"unknown retraining schedule {args.retrain!r}; choose one of "
+                            f"{', '.join(imp.SCHEDULES)}, BIMP")
+        if name == "BIMP" and args.budget is None:
+            raise UserError("BIMP splits a total retraining budget: give --budget (T - T0 epochs)")
+        if args.phase_epochs is None and args.budget is None:
+            raise UserError("give --phase-epochs (per phase) or --budget (in total)")
+        s = imp.phase_fraction(args.sparsity, args.phases)
+        epochs = imp.phase_epochs(args.phases, args.phase_epochs, args.budget)
+        dense_ckpt = load_checkpoint(args.checkpoint)
+        if dense_ckpt.get("mask") is not None:
+            raise UserError(f"{args.checkpoint} is already pruned; IMP starts from a dense model")
+        dataset = args.dataset or dense_ckpt["dataset"]
+        if dataset != dense_ckpt["dataset"]:
+            raise UserError(f"{args.checkpoint} was trained on {dense_ckpt['dataset']}, not {dataset}")
+        if args.seed is None:
+            args.seed = dense_ckpt["meta"].get("seed", 1)
+        device = resolve_device(args.device)
+        loaders = make_loaders(dataset, args.data_dir, args.batch_size, args.test_batch_size, device=device,
+                               seed=args.seed, subset=args.subset, channels_last=args.channels_last)[:2]
+        trace = imp.dense_trace(dense_ckpt, len(loaders[0]))
+        if trace.I != len(loaders[0]):
+            raise UserError(f"the dense run had {trace.I} iterations per epoch, this run {len(loaders[0])}; "
+                            f"use the dense run's --batch-size and --subset")
+        schedule = "ALLR" if name == "BIMP" else name
+        split = f"B{args.budget}" if args.budget is not None else f"R{args.phase_epochs}"
+        base = f"S{args.sparsity:g}-J{args.phases}-T{trace.T}-{split}"
+        root = Path(args.runs) / dataset / method / dense_ckpt["arch"] / name
+        prev, spent = Path(args.checkpoint), trace.T
+        print(f"IMP {name}: S = {args.sparsity:g} in {args.phases} phases of s = {s:.4f}, retraining epochs "
+              f"{epochs}; dense run: {trace.T} epochs, eta_max {trace.eta_max:g}, eta_min {trace.eta_min:g}",
+              flush=True)
+        for j, T_j in enumerate(epochs, 1):
+            variant = f"{base}-p{j}"
+            tag = f"{variant}-seed{args.seed}"
+            if step_state(root / tag) == "done":
+                print(f"== skip (done): {root / tag}", flush=True)
+                prev, spent = root / tag / "checkpoint.pt", spent + T_j
+                continue
+            ckpt = load_checkpoint(prev)
+            model = model_from_checkpoint(ckpt).to(device)
+            mask, d = imp.prune_phase(model, s, ckpt.get("mask"))
+            apply_mask_(model, mask)
+            pruned_top1 = evaluate(model, loaders[1], device)[1]
+            eta_init = imp.allr_start(d, s, trace.eta_max, T_j, trace.T) if schedule == "ALLR" else None
+            lrs = imp.retrain_lrs(schedule, trace, T_j * len(loaders[0]), eta_init)
+            spent += T_j
+            optimizer = torch.optim.SGD(model.parameters(), lr=lrs[0] if lrs else 0.0, momentum=args.momentum,
+                                        weight_decay=args.weight_decay, nesterov=args.weight_decay > 0 and args.momentum > 0)
+            if j > 1:   # one optimizer for all phases: momentum carries over (Zimmer et al.'s code)
+                optimizer.load_state_dict(ckpt["optimizer"])
+            config = TrainConfig(epochs=T_j, lr=lrs[0] if lrs else 0.0, momentum=args.momentum,
+                                 weight_decay=args.weight_decay, nesterov=args.weight_decay > 0, amp=args.amp,
+                                 channels_last=args.channels_last, compile=args.compile,
+                                 progress=not args.no_progress)
+            print(f"phase {j}/{args.phases}: sparsity {100 * sparsity(mask):.2f}%, top-1 after pruning "
+                  f"{pruned_top1:.2f}%, norm drop d = {d:.4f}"
+                  + (f", ALLR start lr {eta_init:.4g}" if eta_init is not None else ""), flush=True)
+            _train(args, root / tag, model, dataset=dataset, method=method, arm=name, tag=tag, mask=mask,
+                   optimizer=optimizer, lr_fn=imp.PhaseLR(lrs), config=config, loaders=loaders,
+                   meta={"variant": variant, "phase": j, "phases": args.phases, "goal_sparsity": args.sparsity,
+                         "schedule": name, "retrain_epochs": T_j, "epochs_total": spent, "pruned_top1": pruned_top1,
+                         "norm_drop": d, "eta_init": eta_init, "source": str(prev)})
+            prev = root / tag / "checkpoint.pt"
+        print(f"done: {root}", flush=True)
+
+    return main_guard(run, p, argv)
