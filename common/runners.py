@@ -250,7 +250,7 @@ def imp_main(method: str = "imp", *, batch_size=64, weight_decay=1e-4, momentum=
                                         weight_decay=args.weight_decay, nesterov=args.weight_decay > 0 and args.momentum > 0)
             if j > 1:   # one optimizer for all phases: momentum carries over (Zimmer et al.'s code)
                 optimizer.load_state_dict(ckpt["optimizer"])
-            config = TrainConfig(epochs=T_j, lr=lrs[0] if lrs else 0.0, momentum=args.momentum,
+            config = TrainConfig(epochs=T_j, lr=round(max(lrs, default=0.0), 6), momentum=args.momentum,
                                  weight_decay=args.weight_decay, nesterov=args.weight_decay > 0, amp=args.amp,
                                  channels_last=args.channels_last, compile=args.compile,
                                  progress=not args.no_progress)
