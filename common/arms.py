@@ -74,6 +74,8 @@ def run_training(args, model, *, dataset, method, arm, tag, meta=None, hooks=(),
     run_dir = Path(args.save) if args.save else default_run_dir(dataset, method, model.arch, arm, tag)
     if not args.resume and (run_dir / "checkpoint.pt").exists():
         raise UserError(f"{run_dir} already holds a run; continue it with --resume or choose --save DIR")
+    if args.resume and not (run_dir / "checkpoint.pt").is_file():
+        raise UserError(f"nothing to resume: {run_dir / 'checkpoint.pt'} does not exist")
     train, test, _ = make_loaders(dataset, args.data_dir, args.batch_size, args.test_batch_size, device=device,
                                   seed=args.seed, subset=args.subset, channels_last=args.channels_last)
     model.to(device)
