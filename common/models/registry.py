@@ -80,7 +80,7 @@ def build_model(arch: str, num_classes: int, in_channels: int = 3, cfg: list | N
     Raises :class:`UserError` for an unknown arch or a cfg that does not fit it.
     """
     spec = arch_spec(arch)
-    cfg = default_cfg(arch) if cfg is None else copy.deepcopy(list(cfg))
+    cfg = default_cfg(arch) if cfg is None else copy.deepcopy(list(cfg) if isinstance(cfg, tuple) else cfg)
     spec.validate_cfg(cfg)
     model = spec.builder(cfg=cfg, num_classes=num_classes, in_channels=in_channels)
     model.arch = arch
