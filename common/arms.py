@@ -26,7 +26,7 @@ import torch
 from common.checkpoint import (code_revision, jsonable, load_checkpoint, make_checkpoint,
                                model_from_checkpoint, save_checkpoint)
 from common.cli import (ArgumentParser, add_data_args, add_train_args, main_guard, non_negative_int,
-                        parse_cfg)
+                        parse_cfg, positive_int)
 from common.data import dataset_info, make_loaders
 from common.engine import Trainer, TrainConfig, evaluate, seed_everything
 from common.errors import UserError
@@ -77,9 +77,11 @@ def run_training(args, model, *, dataset, method, arm, tag, meta=None, hooks=(),
     run_dir = Path(args.save) if args.save else default_run_dir(dataset, method, model.arch, arm, tag)
     if not args.resume and (run_dir / "checkpoint.pt").exists():
         raise UserError(f"{run_dir} already holds a run; continue it with --resume or choose --save DIR")
+    if args.resume and not (run_dir / "checkpoint.pt").is_file():
+        raise UserError(f"nothing to resume: {run_dir / 'checkpoint.pt'} does not exist")
     train, test = loaders or make_loaders(dataset, args.data_dir, args.batch_size, args.test_batch_size,
                                           device=device, seed=args.seed, subset=args.subset,
-                                          channels_last=args.channels_last)[:2]
+                                          channels_last=args.channels_last, test_subset=args.test_subset)[:2]
     model.to(device)
     if mask is not None:
         mask = {k: v.to(device) for k, v in mask.items()}
@@ -150,9 +152,12 @@ def prune_main(method: str, *, prune_fn, add_args=None, description=None, accept
     p.add_argument("--data-dir", default="data")
     p.add_argument("--save", default=None, help="output folder (default runs/<dataset>/<method>/<arch>/pruned/<variant>-seed<seed>)")
     p.add_argument("--device", default=None)
-    p.add_argument("--test-batch-size", type=int, default=256)
-    p.add_argument("--batch-size", type=int, default=64, help="batch size of the training samples a method reads")
+    p.add_argument("--test-batch-size", type=positive_int, default=256)
+    p.add_argument("--batch-size", type=positive_int, default=64,
+                   help="batch size of the training samples a method reads")
     p.add_argument("--seed", type=non_negative_int, default=None, help="default: the checkpoint's seed")
+    p.add_argument("--test-subset", type=positive_int, default=None,
+                   help="evaluate on the first N test images only (smoke runs)")
     if add_args:
         add_args(p)
 
@@ -167,7 +172,7 @@ def prune_main(method: str, *, prune_fn, add_args=None, description=None, accept
         device = resolve_device(args.device)
         model = model_from_checkpoint(ckpt).to(device)
         train, test, _ = make_loaders(dataset, args.data_dir, args.batch_size, args.test_batch_size,
-                                      device=device, seed=seed)
+                                      device=device, seed=seed, test_subset=args.test_subset)
         base_top1 = evaluate(model, test, device)[1]
         base_cfg = list(model.cfg)
         shape = model_input_size(dataset)

@@ -110,10 +110,21 @@ def load_checkpoint(path, expect_arch: str | None = None, expect_dataset: str | 
 
 
 def model_from_checkpoint(ckpt: dict, load_weights: bool = True):
-    """Rebuild ``(arch, cfg)`` from a checkpoint, with its weights unless ``load_weights=False``."""
+    """Rebuild ``(arch, cfg)`` from a checkpoint, with its weights unless ``load_weights=False``.
+
+    Without weights the model is freshly initialised but keeps the checkpoint's structural
+    buffers (those a module lists in ``structural_buffers``, e.g. which channels a
+    ``ChannelSelection`` passes on): they are part of the architecture, not of the weights.
+    """
     from common.models import build_model
 
     model = build_model(ckpt["arch"], ckpt["num_classes"], ckpt["in_channels"], ckpt["cfg"])
+    if not load_weights:
+        for name, module in model.named_modules():
+            for buf in getattr(module, "structural_buffers", ()):
+                key = f"{name}.{buf}" if name else buf
+                if key in ckpt["state_dict"]:
+                    getattr(module, buf).copy_(ckpt["state_dict"][key])
     if load_weights:
         try:
             model.load_state_dict(ckpt["state_dict"])

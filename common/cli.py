@@ -105,6 +105,8 @@ def add_data_args(p: argparse.ArgumentParser, dataset="cifar10"):
                         "IDX files (Fashion-MNIST is also looked for in /usr/share/datasets/fashion-mnist)")
     p.add_argument("--subset", type=positive_int, default=None,
                    help="train on the first N training images only (smoke runs)")
+    p.add_argument("--test-subset", type=positive_int, default=None,
+                   help="evaluate on the first N test images only (smoke runs; tables need the full split)")
 
 
 def add_train_args(p: argparse.ArgumentParser, *, epochs: int, lr: float, batch_size: int = 64,

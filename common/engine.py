@@ -320,7 +320,7 @@ class Trainer:
 
     def _check_finite(self, value, epoch, i):
         if not math.isfinite(value):
-            last = (f"the last good checkpoint is {self.checkpoint_path} (epoch {self.epoch})"
+            last = (f"the last good checkpoint is {self.checkpoint_path} (saved after epoch {self.epoch})"
                     if self.checkpoint_path.exists() else "no checkpoint was written yet")
             raise TrainingDiverged(f"loss became {value} at epoch {epoch + 1} step {i + 1}; {last}; "
                                    f"try a lower --lr")

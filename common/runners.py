@@ -101,7 +101,8 @@ def lottery_main(method: str = "lottery-ticket", *, arch="vgg16", epochs=160, lr
                                 f"choose an arch with one: vgg16, vgg16_mlp, resnet56, resnet110")
         reinit = args.reinit or ("sparse" if args.prune == "magnitude" else "dense")
         loaders = make_loaders(args.dataset, args.data_dir, args.batch_size, args.test_batch_size, device=device,
-                               seed=args.seed, subset=args.subset, channels_last=args.channels_last)[:2]
+                               seed=args.seed, subset=args.subset, channels_last=args.channels_last,
+                               test_subset=args.test_subset)[:2]
         total = args.epochs * len(loaders[0])
         for k in args.rewind_iters:
             if k > total:
@@ -176,6 +177,8 @@ def imp_main(method: str = "imp", *, batch_size=64, weight_decay=1e-4, momentum=
     p.add_argument("--dataset", default=None, help="dataset (default: the checkpoint's)")
     p.add_argument("--data-dir", default="data")
     p.add_argument("--subset", type=positive_int, default=None, help="train on the first N training images only")
+    p.add_argument("--test-subset", type=positive_int, default=None,
+                   help="evaluate on the first N test images only (smoke runs)")
     p.add_argument("--sparsity", type=fraction, required=True, help="goal sparsity S in [0, 1)")
     p.add_argument("--phases", type=positive_int, default=1, help="prune-retrain phases J (1 = One Shot)")
     p.add_argument("--retrain", default="LLR", help=f"schedule: {', '.join(imp.SCHEDULES)} or BIMP (= ALLR "
@@ -218,7 +221,8 @@ def imp_main(method: str = "imp", *, batch_size=64, weight_decay=1e-4, momentum=
             args.seed = dense_ckpt["meta"].get("seed", 1)
         device = resolve_device(args.device)
         loaders = make_loaders(dataset, args.data_dir, args.batch_size, args.test_batch_size, device=device,
-                               seed=args.seed, subset=args.subset, channels_last=args.channels_last)[:2]
+                               seed=args.seed, subset=args.subset, channels_last=args.channels_last,
+                               test_subset=args.test_subset)[:2]
         trace = imp.dense_trace(dense_ckpt, len(loaders[0]))
         if trace.I != len(loaders[0]):
             raise UserError(f"the dense run had {trace.I} iterations per epoch, this run {len(loaders[0])}; "

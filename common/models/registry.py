@@ -31,14 +31,20 @@ class ChannelGroup:
     producer:   module name of the conv (or linear) whose output channels these are
     bn:         module name of the BatchNorm right after the producer, or None
     consumers:  module names of the layers that read these channels as input
+    selection:  for a selection group, the :class:`~common.models.layers.ChannelSelection`
+                that picks these channels out of a wider BN output (pre-activation ResNet,
+                DenseNet). Then ``producer`` is None, ``bn`` is that wider BN (its scales
+                belong to channels ``selection.index``; it is never sliced) and removing
+                channels shortens the selection's index and the consumers' inputs.
     """
 
     name: str
     cfg_index: int
     size: int
-    producer: str
+    producer: str | None
     bn: str | None
     consumers: tuple[str, ...] = field(default_factory=tuple)
+    selection: str | None = None
 
 
 @dataclass(frozen=True)
@@ -80,7 +86,7 @@ def build_model(arch: str, num_classes: int, in_channels: int = 3, cfg: list | N
     Raises :class:`UserError` for an unknown arch or a cfg that does not fit it.
     """
     spec = arch_spec(arch)
-    cfg = default_cfg(arch) if cfg is None else copy.deepcopy(list(cfg))
+    cfg = default_cfg(arch) if cfg is None else copy.deepcopy(list(cfg) if isinstance(cfg, tuple) else cfg)
     spec.validate_cfg(cfg)
     model = spec.builder(cfg=cfg, num_classes=num_classes, in_channels=in_channels)
     model.arch = arch
@@ -90,8 +96,9 @@ def build_model(arch: str, num_classes: int, in_channels: int = 3, cfg: list | N
     return model
 
 
-def check_widths(arch: str, cfg, expected_len: int | None = None, pattern: list | None = None):
-    """Validate a flat list of positive int widths (or a pattern with 'M' markers)."""
+def check_widths(arch: str, cfg, expected_len: int | None = None, pattern: list | None = None,
+                 min_width: int = 1):
+    """Validate a flat list of int widths >= ``min_width`` (or a pattern with 'M' markers)."""
     if not isinstance(cfg, list):
         raise UserError(f"cfg for {arch} must be a JSON list, got {type(cfg).__name__}")
     if pattern is not None:
@@ -104,5 +111,5 @@ def check_widths(arch: str, cfg, expected_len: int | None = None, pattern: list 
     for c in cfg:
         if c == "M":
             continue
-        if isinstance(c, bool) or not isinstance(c, int) or c < 1:
-            raise UserError(f"cfg does not fit {arch}: every width must be an integer >= 1, got {c!r}")
+        if isinstance(c, bool) or not isinstance(c, int) or c < min_width:
+            raise UserError(f"cfg does not fit {arch}: every width must be an integer >= {min_width}, got {c!r}")

@@ -6,6 +6,8 @@ channels of a group slices, along the channel dimension,
   * the producer's weight (dim 0) and bias,
   * the BatchNorm's weight, bias, running mean and running variance,
   * each consumer's weight along its input dimension (dim 1 of a conv or linear weight),
+  * for a selection group (channels a ``ChannelSelection`` picks out of a wider BN output),
+    the selection's ``index`` instead of a producer and BN, which keep their width,
 then rebuilds ``(arch, cfg')`` from the registry and loads the sliced state dict strictly,
 so a shape that does not fit fails loudly. No per-arch code lives here.
 """
@@ -22,12 +24,15 @@ from common.models import build_model
 def _slices(model: nn.Module, group) -> list[tuple[str, int]]:
     modules = dict(model.named_modules())
     out = []
-    producer = modules[group.producer]
-    out.append((f"{group.producer}.weight", 0))
-    if getattr(producer, "bias", None) is not None:
-        out.append((f"{group.producer}.bias", 0))
-    if group.bn is not None:
-        out += [(f"{group.bn}.{k}", 0) for k in ("weight", "bias", "running_mean", "running_var")]
+    if group.selection is not None:
+        out.append((f"{group.selection}.index", 0))
+    else:
+        producer = modules[group.producer]
+        out.append((f"{group.producer}.weight", 0))
+        if getattr(producer, "bias", None) is not None:
+            out.append((f"{group.producer}.bias", 0))
+        if group.bn is not None:
+            out += [(f"{group.bn}.{k}", 0) for k in ("weight", "bias", "running_mean", "running_var")]
     for name in group.consumers:
         m = modules[name]
         if isinstance(m, nn.Conv2d) and m.groups != 1:
@@ -72,7 +77,8 @@ def prune_channels(model: nn.Module, keep: dict) -> nn.Module:
 
 @torch.no_grad()
 def zero_channels(model: nn.Module, keep: dict) -> nn.Module:
-    """Zero, in place, every channel *not* kept: producer filters, bias, BN weight and bias.
+    """Zero, in place, every channel *not* kept: producer filters, bias, BN weight and bias
+    (for a selection group: the BN weight and bias of the selected channels dropped).
 
     The zeroed channels then output exactly 0 after BN (and ReLU), so the model computes
     what :func:`prune_channels` with the same ``keep`` computes -- the check surgery is
@@ -84,6 +90,11 @@ def zero_channels(model: nn.Module, keep: dict) -> nn.Module:
         group = groups[name]
         drop = torch.ones(group.size, dtype=torch.bool)
         drop[_check_keep(group, idx)] = False
+        if group.selection is not None:  # the BN is wider: its channels are selection.index
+            bn_channels = modules[group.selection].index[drop.to(modules[group.selection].index.device)]
+            modules[group.bn].weight[bn_channels] = 0
+            modules[group.bn].bias[bn_channels] = 0
+            continue
         producer = modules[group.producer]
         producer.weight[drop] = 0
         if getattr(producer, "bias", None) is not None:

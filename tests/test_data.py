@@ -1,0 +1,130 @@
+"""Data: the real on-disk formats, crop/flip really applied, seeded order, normalisation, errors."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from common.data import DeviceLoader, dataset_info, load_split, make_loaders
+from common.errors import UserError
+from tests.helpers import (FASHION_SKIP, HAVE_FASHION, assert_one_line_error, idx_bytes, run_cli,
+                           write_cifar10, write_cifar100, write_fashion)
+
+
+@pytest.mark.parametrize("bytes_keys", [False, True])
+def test_reads_cifar10_batches(tmp_path, bytes_keys):
+    data = write_cifar10(tmp_path, n_per_batch=7, n_test=5, bytes_keys=bytes_keys)
+    x, y = load_split("cifar10", tmp_path, train=True, download=False)
+    assert x.shape == (35, 3, 32, 32) and x.dtype == torch.uint8 and y.dtype == torch.int64
+    raw, labels = data["data_batch_2"]
+    # image 0 of batch 2 is row 7; CIFAR rows are the R plane, then G, then B, each 32x32 row-major
+    assert torch.equal(x[7], torch.from_numpy(raw[0].reshape(3, 32, 32)))
+    assert y[7:14].tolist() == labels
+    xt, yt = load_split("cifar10", tmp_path, train=False, download=False)
+    assert xt.shape == (5, 3, 32, 32) and yt.tolist() == data["test_batch"][1]
+
+
+def test_reads_cifar100_fine_labels(tmp_path):
+    data = write_cifar100(tmp_path)
+    x, y = load_split("cifar100", tmp_path, train=True, download=False)
+    assert x.shape == (40, 3, 32, 32) and y.tolist() == data["train"][1]
+    assert dataset_info("cifar100").num_classes == 100
+
+
+@pytest.mark.parametrize("gz", [True, False])
+def test_reads_fashion_idx_and_pads_to_32(tmp_path, gz):
+    arrays = write_fashion(tmp_path, gz=gz)
+    x, y = load_split("fashion-mnist", tmp_path, train=True, download=False)
+    assert x.shape == (64, 1, 32, 32)
+    assert torch.equal(x[3, 0, 2:30, 2:30], torch.from_numpy(arrays["train-images-idx3-ubyte"][3]))
+    assert x[:, :, :2].sum() == 0 and x[:, :, :, 30:].sum() == 0      # zero border of 2 pixels
+    assert y.tolist() == arrays["train-labels-idx1-ubyte"].tolist()
+
+
+def test_truncated_idx_is_a_user_error(tmp_path):
+    arrays = write_fashion(tmp_path, gz=False)
+    path = tmp_path / "train-images-idx3-ubyte"
+    path.write_bytes(idx_bytes(arrays["train-images-idx3-ubyte"])[:-100])
+    with pytest.raises(UserError, match="truncated"):
+        load_split("fashion-mnist", tmp_path, train=True, download=False)
+
+
+def _loader(n=50, batch=16, seed=3, pad=4, c=3):
+    g = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (n, c, 32, 32), dtype=torch.uint8, generator=g)
+    labels = torch.arange(n)
+    return images, DeviceLoader(images, labels, batch, (0.5,) * c, (0.25,) * c, train=True, seed=seed, pad=pad)
+
+
+def test_every_training_image_is_a_crop_or_flipped_crop_of_its_source():
+    images, loader = _loader()
+    padded = F.pad(images, (4, 4, 4, 4))
+    loader.set_epoch(2)
+    perm, dy, dx, flip = loader.epoch_draws(2)
+    seen = 0
+    for x, y in loader:
+        x_u8 = torch.round(x * 0.25 * 255 + 0.5 * 255).to(torch.uint8)    # undo the normalisation
+        for img, label in zip(x_u8, y):
+            j = seen
+            assert label == perm[j]
+            crop = padded[perm[j], :, dy[j]:dy[j] + 32, dx[j]:dx[j] + 32]
+            assert torch.equal(img, crop.flip(2) if flip[j] else crop)
+            seen += 1
+    assert seen == 50
+    # the augmentation is really random: several offsets, and both flipped and unflipped images
+    assert len(set(zip(dy.tolist(), dx.tolist()))) > 10 and 0 < flip.sum() < 50
+
+
+def test_same_seed_same_batches_other_epoch_other_order():
+    def batches(seed, epoch):
+        _, loader = _loader(seed=seed)
+        loader.set_epoch(epoch)
+        return [(x.clone(), y.clone()) for x, y in loader]
+
+    a, b = batches(3, 0), batches(3, 0)
+    assert all(torch.equal(xa, xb) and torch.equal(ya, yb) for (xa, ya), (xb, yb) in zip(a, b))
+    c = batches(3, 1)
+    assert not torch.equal(torch.cat([y for _, y in a]), torch.cat([y for _, y in c]))
+    assert sorted(torch.cat([y for _, y in c]).tolist()) == list(range(50))      # a permutation
+    d = batches(4, 0)
+    assert not torch.equal(torch.cat([y for _, y in a]), torch.cat([y for _, y in d]))
+
+
+def test_test_split_is_unaugmented_in_order_and_normalised(tmp_path):
+    write_cifar10(tmp_path, n_per_batch=10, n_test=40)
+    train, test, info = make_loaders("cifar10", tmp_path, 16, 16, download=False)
+    xs, ys = zip(*list(test))
+    x = torch.cat(xs)
+    raw, _ = load_split("cifar10", tmp_path, train=False, download=False)
+    mean = torch.tensor(info.mean).view(1, 3, 1, 1)
+    std = torch.tensor(info.std).view(1, 3, 1, 1)
+    assert torch.allclose(x, (raw.float() / 255 - mean) / std, atol=1e-5)
+    assert len(train) == 4 and train.n == 50      # 50 images at batch 16: 3 full batches + 2
+    assert [len(y) for _, y in train] == [16, 16, 16, 2]
+
+
+def test_single_image_trailing_batch_is_dropped_in_training():
+    _, loader = _loader(n=33, batch=16)
+    assert [len(y) for _, y in loader] == [16, 16]    # a batch of 1 would break BatchNorm
+
+
+def test_subset_takes_the_first_images(tmp_path):
+    write_cifar10(tmp_path, n_per_batch=10)
+    train, _, _ = make_loaders("cifar10", tmp_path, 8, 8, subset=12, download=False)
+    full, _ = load_split("cifar10", tmp_path, train=True, download=False)
+    assert train.n == 12 and torch.equal(train.images[0, :, :, 4:36, 4:36], full[:12])
+
+
+@pytest.mark.skipif(not HAVE_FASHION, reason=FASHION_SKIP)
+def test_fashion_mnist_statistics_match_the_constants():
+    x, _ = load_split("fashion-mnist", "/nonexistent", train=True)
+    info = dataset_info("fashion-mnist")
+    xf = x.float() / 255
+    assert abs(xf.mean().item() - info.mean[0]) < 1e-3 and abs(xf.std().item() - info.std[0]) < 1e-3
+
+
+def test_missing_dataset_without_network_is_one_line(tmp_path):
+    target = tmp_path / "nowhere"
+    proc = run_cli("cifar/l1-norm/main.py", "--dataset", "cifar100", "--data-dir", target, "--epochs", "1")
+    assert_one_line_error(proc, "cifar100 not found in", "cifar-100-python.tar.gz", str(target))
+    assert not target.exists()                   # the failed download left nothing behind

@@ -1,0 +1,167 @@
+"""Engine: exact resume, schedules, hooks, non-finite loss, result.json, checkpoints."""
+
+import json
+import math
+
+import pytest
+import torch
+
+from common.checkpoint import load_checkpoint
+from common.data import DeviceLoader
+from common.engine import (ConstantLR, CosineLR, Hook, StepLR, Trainer, TrainConfig, TrainingDiverged,
+                           make_lr_fn)
+from common.models import build_model
+
+TINY_VGG = [8, "M", 8, "M", 16, 16, "M", 16, 16, "M", 16, 16]
+META = {"dataset": "cifar10", "method": "test", "arm": "baseline"}
+
+
+def _data(n=96, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randint(0, 256, (n, 3, 32, 32), dtype=torch.uint8, generator=g)
+    y = torch.randint(0, 10, (n,), generator=g)
+    mean, std = (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)
+    train = DeviceLoader(x, y, 32, mean, std, train=True, seed=5)
+    test = DeviceLoader(x[:48], y[:48], 48, mean, std, train=False)
+    return train, test
+
+
+def _model(seed):
+    torch.manual_seed(seed)
+    return build_model("vgg11", 10, cfg=TINY_VGG)
+
+
+class CountingHook(Hook):
+    """Counts calls; its count must survive a resume through state_dict."""
+
+    def __init__(self):
+        self.calls = {"start": 0, "backward": 0, "step": 0, "epoch_end": 0}
+
+    def on_train_start(self, trainer):
+        self.calls["start"] += 1
+
+    def after_backward(self, trainer):
+        assert all(p.grad is not None for p in trainer.model.parameters())
+        self.calls["backward"] += 1
+
+    def after_step(self, trainer):
+        self.calls["step"] += 1
+
+    def on_epoch_end(self, trainer, epoch):
+        self.calls["epoch_end"] += 1
+
+    def state_dict(self):
+        return dict(self.calls)
+
+    def load_state_dict(self, state):
+        self.calls = dict(state)
+
+
+class KillAt(Hook):
+    """Simulates the process being killed during epoch ``epoch`` (after its training steps)."""
+
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def on_epoch_end(self, trainer, epoch):
+        if epoch == self.epoch:
+            raise KeyboardInterrupt
+
+
+def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path):
+    config = TrainConfig(epochs=4, lr=0.05, progress=False)
+    train, test = _data()
+    hook_a = CountingHook()
+    Trainer(_model(1), train, test, config, tmp_path / "a", META, hooks=[hook_a]).fit()
+
+    train, test = _data()
+    with pytest.raises(KeyboardInterrupt):
+        Trainer(_model(1), train, test, config, tmp_path / "b", META, hooks=[CountingHook(), KillAt(2)]).fit()
+    assert load_checkpoint(tmp_path / "b" / "checkpoint.pt")["epoch"] == 1     # epochs 0 and 1 saved
+    hook_b = CountingHook()
+    resumed = _model(99)   # different init: everything must come from the checkpoint
+    Trainer(resumed, train, test, config, tmp_path / "b", META, hooks=[hook_b, KillAt(-1)], resume=True).fit()
+
+    a = load_checkpoint(tmp_path / "a" / "checkpoint.pt")
+    b = load_checkpoint(tmp_path / "b" / "checkpoint.pt")
+    for k in a["state_dict"]:
+        assert torch.equal(a["state_dict"][k], b["state_dict"][k]), k
+    assert a["epoch"] == b["epoch"] == 3 and a["step"] == b["step"] == 12
+    ra = json.loads((tmp_path / "a" / "result.json").read_text())
+    rb = json.loads((tmp_path / "b" / "result.json").read_text())
+    assert ra["best_top1"] == rb["best_top1"] and ra["final_top1"] == rb["final_top1"]
+    assert hook_a.calls == {"start": 1, "backward": 12, "step": 12, "epoch_end": 4}
+    # the killed run saw 3 epochs of steps (the third was lost), the resumed one redid epochs 2 and 3
+    assert hook_b.calls["step"] == 12 + 0 and hook_b.calls["epoch_end"] == 4
+
+
+def test_result_json_and_best_checkpoint(tmp_path):
+    train, test = _data()
+    result = Trainer(_model(0), train, test, TrainConfig(epochs=2, lr=0.05, progress=False), tmp_path,
+                     {**META, "variant": "A", "seed": 7}).fit()
+    on_disk = json.loads((tmp_path / "result.json").read_text())
+    assert on_disk == result
+    for key in ("dataset", "arch", "cfg", "arm", "epochs", "best_top1", "final_top1", "params", "flops",
+                "wall_time_s", "code_revision", "variant", "seed"):
+        assert key in result, key
+    assert result["arch"] == "vgg11" and result["cfg"] == TINY_VGG and result["epochs"] == 2
+    best = load_checkpoint(tmp_path / "best.pt")
+    assert best["best_acc"] == result["best_top1"] and best["epoch"] == result["best_epoch"] - 1
+    assert (tmp_path / "args.json").is_file() and list(tmp_path.glob("events.out.tfevents.*"))
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_non_finite_loss_stops_with_one_clear_error_and_keeps_the_last_good_checkpoint(tmp_path):
+    train, test = _data()
+
+    class Explode(Hook):
+        def on_train_start(self, trainer):
+            self.armed = False
+
+        def on_epoch_end(self, trainer, epoch):
+            self.armed = True
+
+        def after_step(self, trainer):
+            if self.armed:
+                with torch.no_grad():
+                    next(trainer.model.parameters()).fill_(float("nan"))
+
+    config = TrainConfig(epochs=3, lr=0.05, progress=False, log_every=1)
+    with pytest.raises(TrainingDiverged, match=r"loss became nan at epoch 2 .*checkpoint\.pt \(saved after epoch 1\)"):
+        Trainer(_model(0), train, test, config, tmp_path, META, hooks=[Explode()]).fit()
+    ckpt = load_checkpoint(tmp_path / "checkpoint.pt")
+    assert ckpt["epoch"] == 0 and all(torch.isfinite(v).all() for v in ckpt["state_dict"].values()
+                                      if v.is_floating_point())
+
+
+def test_step_schedule_is_the_papers():
+    lr = make_lr_fn(TrainConfig(epochs=160, lr=0.1))
+    ipe = 782
+    assert lr(0, ipe) == 0.1 and lr(80 * ipe - 1, ipe) == 0.1
+    assert math.isclose(lr(80 * ipe, ipe), 0.01) and math.isclose(lr(120 * ipe - 1, ipe), 0.01)
+    assert math.isclose(lr(120 * ipe, ipe), 0.001) and math.isclose(lr(160 * ipe - 1, ipe), 0.001)
+    # Scratch-B of VGG-16-A: 243 epochs, drops at int(0.5 * 243) = 121 and int(0.75 * 243) = 182
+    lr_b = make_lr_fn(TrainConfig(epochs=243, lr=0.1))
+    assert math.isclose(lr_b(120 * 10, 10), 0.1) and math.isclose(lr_b(121 * 10, 10), 0.01)
+    assert math.isclose(lr_b(182 * 10, 10), 0.001)
+
+
+def test_constant_and_cosine_schedules():
+    assert ConstantLR(0.001)(12345, 100) == 0.001
+    cos = CosineLR(0.1, 10)
+    assert cos(0, 100) == 0.1 and math.isclose(cos(500, 100), 0.05) and math.isclose(cos(1000, 100), 0.0, abs_tol=1e-12)
+    assert StepLR(1.0, [2, 4], 0.5)(4 * 3, 3) == 0.25
+
+
+def test_lr_is_set_on_the_optimizer_each_step(tmp_path):
+    train, test = _data()
+    seen = []
+
+    class RecordLR(Hook):
+        def after_step(self, trainer):
+            seen.append(trainer.optimizer.param_groups[0]["lr"])
+
+    Trainer(_model(0), train, test, TrainConfig(epochs=4, lr=0.2, progress=False), tmp_path, META,
+            hooks=[RecordLR()]).fit()
+    # 3 steps per epoch; x0.1 at epoch int(0.5*4)=2 and int(0.75*4)=3
+    assert seen == pytest.approx([0.2] * 6 + [0.02] * 3 + [0.002] * 3)
