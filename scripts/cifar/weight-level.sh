@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Reproduce the weight-level (unstructured) magnitude pruning table of "Rethinking the Value of
+# Network Pruning" (Han et al. 2015 as re-implemented there): baseline / pruned / fine-tuned /
+# Scratch-E / Scratch-B per model and prune ratio, mean ± std over seeds.
+#
+#   scripts/cifar/weight-level.sh [--dataset cifar10] [--archs "vgg19 preresnet110 densenet_bc100"]
+#                                 [--percents "0.3 0.8"] [--seeds 5] [--epochs 160] [--ft-epochs 40]
+#                                 [--subset N] [--test-subset N] [--cfg JSON] [--runs runs]
+#                                 [--data-dir data] [-- extra training flags]
+#
+# Per seed and arch: baseline -> prune at every --percents ratio (one global threshold over all
+# conv weights) -> fine-tune -> Scratch-E -> Scratch-B (epochs x dense FLOPs / non-zero FLOPs).
+# Finished steps are skipped, interrupted ones resumed.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+source scripts/lib.sh
+
+dataset=cifar10; archs="vgg19 preresnet110 densenet_bc100"; percents="0.3 0.8"; seeds=5; epochs=160
+ft_epochs=40; subset=(); test_subset=(); cfg=(); runs=runs; data_dir=data; extra=()
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --dataset) dataset=$2; shift 2 ;;
+    --archs) archs=$2; shift 2 ;;
+    --percents) percents=$2; shift 2 ;;
+    --seeds) seeds=$2; shift 2 ;;
+    --epochs) epochs=$2; shift 2 ;;
+    --ft-epochs) ft_epochs=$2; shift 2 ;;
+    --subset) subset=(--subset "$2"); shift 2 ;;
+    --test-subset) test_subset=(--test-subset "$2"); shift 2 ;;
+    --cfg) cfg=(--cfg "$2"); shift 2 ;;
+    --runs) runs=$2; shift 2 ;;
+    --data-dir) data_dir=$2; shift 2 ;;
+    --) shift; extra=("$@"); break ;;
+    *) echo "weight-level.sh: unknown option $1" >&2; exit 2 ;;
+  esac
+done
+
+M=cifar/weight-level
+common=(--dataset "$dataset" --data-dir "$data_dir" "${subset[@]}" "${test_subset[@]}" "${extra[@]}")
+for seed in $(seq 1 "$seeds"); do
+  for arch in $archs; do
+    root=$runs/$dataset/weight-level/$arch
+    base=$root/baseline/seed$seed
+    run_step "$base" python $M/main.py --arch "$arch" "${cfg[@]}" --seed "$seed" --epochs "$epochs" "${common[@]}"
+    for p in $percents; do
+      tag=p$(python -c "print(f'{float(\"$p\"):g}')")-seed$seed
+      prune_step "$root/pruned/$tag" python $M/prune.py --checkpoint "$base/checkpoint.pt" --percent "$p" \
+        --data-dir "$data_dir" "${test_subset[@]}"
+      pruned=$root/pruned/$tag/pruned.pt
+      run_step "$root/finetune/$tag" python $M/main_finetune.py --checkpoint "$pruned" --epochs "$ft_epochs" "${common[@]}"
+      run_step "$root/scratch-E/$tag" python $M/main_scratch.py --checkpoint "$pruned" --budget E --epochs "$epochs" "${common[@]}"
+      run_step "$root/scratch-B/$tag" python $M/main_scratch.py --checkpoint "$pruned" --budget B --epochs "$epochs" "${common[@]}"
+    done
+  done
+done
+
+python scripts/collect_results.py "$runs" --method weight-level --dataset "$dataset" --columns sparsity \
+  --out "$runs/$dataset/weight-level/table.md"
