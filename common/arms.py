@@ -32,7 +32,7 @@ from common.engine import Trainer, TrainConfig, evaluate, seed_everything
 from common.errors import UserError
 from common.flops import count_flops, count_params
 from common.models import build_model, list_archs
-from common.pruning.masks import apply_mask_
+from common.pruning.masks import apply_mask_, kept_params
 from common.pruning.masks import sparsity as mask_sparsity
 
 RUNS_ROOT = Path(os.environ.get("RUNS_DIR", "runs"))  # scripts point RUNS_DIR elsewhere
@@ -183,7 +183,8 @@ def prune_main(method: str, *, prune_fn, add_args=None, description=None, accept
         pruned, variant, mask = out["model"].to(device), out["variant"], out.get("mask")
         nonzero = mask is not None
         top1 = evaluate(pruned, test, device)[1]
-        flops, params = count_flops(pruned, shape, nonzero), count_params(pruned, nonzero)
+        flops, params = count_flops(pruned, shape, nonzero), (kept_params(pruned, mask) if nonzero
+                                                               else count_params(pruned))
         save = Path(args.save) if args.save else default_run_dir(dataset, method, pruned.arch, "pruned",
                                                                    f"{variant}-seed{seed}")
         meta = {"variant": variant, "seed": seed, "base_cfg": base_cfg, "base_flops": base_flops,

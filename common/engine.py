@@ -36,7 +36,7 @@ from tqdm import tqdm
 
 from common.checkpoint import code_revision, jsonable, load_checkpoint, make_checkpoint, save_checkpoint
 from common.errors import UserError
-from common.pruning.masks import MaskKeeper, sparsity, to_cpu_bool
+from common.pruning.masks import MaskKeeper, kept_params, sparsity, to_cpu_bool
 
 
 class TrainingDiverged(UserError):
@@ -388,7 +388,7 @@ class Trainer:
             "best_top1": self.best_acc,
             "best_epoch": self.best_epoch + 1,
             "final_top1": final_acc,
-            "params": count_params(self.model, nonzero),
+            "params": kept_params(self.model, self.mask) if nonzero else count_params(self.model),
             "flops": count_flops(self.model, shape, nonzero),
             **({"sparsity": sparsity(self.mask)} if nonzero else {}),
             "wall_time_s": round(self.elapsed, 2),

@@ -23,10 +23,10 @@ from common.cli import (ArgumentParser, add_data_args, add_train_args, fraction,
 from common.data import dataset_info, make_loaders
 from common.engine import TrainConfig, evaluate, seed_everything
 from common.errors import UserError
-from common.flops import count_flops, count_params
+from common.flops import count_flops
 from common.models import build_model, list_archs
 from common.pruning import imp, lottery
-from common.pruning.masks import apply_mask_, sparse_kaiming_init_, sparsity
+from common.pruning.masks import apply_mask_, kept_params, sparse_kaiming_init_, sparsity
 
 
 def step_state(run_dir: Path) -> str:
@@ -143,7 +143,7 @@ def lottery_main(method: str = "lottery-ticket", *, arch="vgg16", epochs=160, lr
                     meta = {"variant": variant, "seed": args.seed, "base_cfg": list(trained.cfg), "series": series,
                             "round": r, "rewind_iter": k, "source": str(prev),
                             "base_flops": dense_result["flops"], "base_params": dense_result["params"]}
-                    params, flops = count_params(trained, True), count_flops(trained, shape, True)
+                    params, flops = kept_params(trained, mask), count_flops(trained, shape, True)
                     _save_pruned(pruned_dir, trained, mask, dataset=args.dataset, method=method, meta=meta, result={
                         **meta, "top1_after": top1, "best_top1": top1, "final_top1": top1, "sparsity": s,
                         "params": params, "flops": flops})
@@ -250,12 +250,13 @@ def imp_main(method: str = "imp", *, batch_size=64, weight_decay=1e-4, momentum=
             eta_init = imp.allr_start(d, s, trace.eta_max, T_j, trace.T) if schedule == "ALLR" else None
             lrs = imp.retrain_lrs(schedule, trace, T_j * len(loaders[0]), eta_init)
             spent += T_j
+            nesterov = args.weight_decay > 0 and args.momentum > 0
             optimizer = torch.optim.SGD(model.parameters(), lr=lrs[0] if lrs else 0.0, momentum=args.momentum,
-                                        weight_decay=args.weight_decay, nesterov=args.weight_decay > 0 and args.momentum > 0)
+                                        weight_decay=args.weight_decay, nesterov=nesterov)
             if j > 1:   # one optimizer for all phases: momentum carries over (Zimmer et al.'s code)
                 optimizer.load_state_dict(ckpt["optimizer"])
             config = TrainConfig(epochs=T_j, lr=round(max(lrs, default=0.0), 6), momentum=args.momentum,
-                                 weight_decay=args.weight_decay, nesterov=args.weight_decay > 0, amp=args.amp,
+                                 weight_decay=args.weight_decay, nesterov=nesterov, amp=args.amp,
                                  channels_last=args.channels_last, compile=args.compile,
                                  progress=not args.no_progress)
             print(f"phase {j}/{args.phases}: sparsity {100 * sparsity(mask):.2f}%, top-1 after pruning "

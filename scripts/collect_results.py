@@ -128,7 +128,8 @@ def build_table(rows, metric="best", columns=()):
         cells = [dataset, arch, variant]
         for a in arms:
             cells.append(fmt_acc([r[key_acc] for r in arm_results.get(a, [])], usual_n))
-        pruned = arm_results.get("pruned") or arm_results.get("finetune") or arm_results.get("scratch-E")
+        pruned = (arm_results.get("pruned") or arm_results.get("finetune") or arm_results.get("scratch-E")
+                  or next((arm_results[a] for a in arms if a != "baseline" and arm_results.get(a)), None))
         base = arm_results["baseline"]
         ref = pruned[0] if pruned else (base[0] if base else None)
         base_params = (pruned[0].get("base_params") if pruned else None) or (base[0]["params"] if base else None)

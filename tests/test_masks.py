@@ -12,8 +12,8 @@ from common.flops import count_flops, count_params
 from common.models import build_model
 from common.pruning.magnitude import (keep_all_but_smallest, magnitude_prune, prune_fraction_of_remaining,
                                       prune_to_sparsity)
-from common.pruning.masks import (MaskKeeper, apply_mask_, check_mask, prunable_weights, sparse_kaiming_init_,
-                                  sparsity)
+from common.pruning.masks import (MaskKeeper, apply_mask_, check_mask, kept_params, prunable_weights,
+                                  sparse_kaiming_init_, sparsity)
 
 torch.set_num_threads(1)
 TINY = [8, "M", 16, "M", 16, 16, "M", 32, 32, "M", 32, 32]
@@ -43,8 +43,8 @@ def test_pruned_weights_stay_exactly_zero_through_training(tmp_path):
     model = tiny_model()
     mask = random_mask(model)
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
-    train, test = synthetic_loaders()
-    cfg = TrainConfig(epochs=3, lr=0.1, momentum=0.9, weight_decay=5e-3, nesterov=True, progress=False)
+    train, test = synthetic_loaders(n=96, batch=16)            # 6 steps per epoch, 30 steps in all
+    cfg = TrainConfig(epochs=5, lr=0.1, momentum=0.9, weight_decay=5e-3, nesterov=True, progress=False)
     trainer = Trainer(model, train, test, cfg, tmp_path / "run", {"dataset": "x", "method": "m", "arm": "a"},
                       mask=mask)
     # optimizer state carried over from a dense run: a non-zero momentum everywhere
@@ -60,7 +60,7 @@ def test_pruned_weights_stay_exactly_zero_through_training(tmp_path):
     assert result["sparsity"] == pytest.approx(sparsity(mask))
     ckpt = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
     assert set(ckpt["mask"]) == set(mask) and all(torch.equal(ckpt["mask"][n], mask[n]) for n in mask)
-    assert result["params"] == count_params(model, nonzero=True)
+    assert result["params"] == sum(p.numel() for p in model.parameters()) - sum(int((~m).sum()) for m in mask.values())
 
 
 def test_resume_restores_the_mask(tmp_path):
@@ -127,9 +127,13 @@ def test_nonzero_flops_and_params_of_a_hand_made_masked_net():
     fc_keep = torch.zeros(3, 32, dtype=torch.bool)
     fc_keep[:, :10] = True
     fc_keep[0, 10:20] = True                                           # 40 linear weights left
-    apply_mask_(net, {"conv.weight": conv_keep, "fc.weight": fc_keep})
+    mask = {"conv.weight": conv_keep, "fc.weight": fc_keep}
+    apply_mask_(net, mask)
     assert count_flops(net, (1, 4, 4), nonzero=True) == 5 * 16 + 40    # 120
     assert count_params(net, nonzero=True) == 5 + 40 + 3
+    with torch.no_grad():
+        net.fc.bias[0] = 0.0                                            # a kept entry that is 0
+    assert kept_params(net, mask) == 5 + 40 + 3 and count_params(net, nonzero=True) == 5 + 40 + 2
 
 
 def test_sparse_kaiming_init_scales_by_the_surviving_fan_out():

@@ -79,6 +79,13 @@ def sparsity(mask: dict | None) -> float:
     return 1.0 - kept / total if total else 0.0
 
 
+def kept_params(model: nn.Module, mask: dict | None) -> int:
+    """Parameters of the sparse network: all parameters minus the masked-out entries (a kept
+    entry that happens to be 0, e.g. a freshly initialised BN shift, still counts)."""
+    total = sum(p.numel() for p in model.parameters())
+    return total - sum(m.numel() - int(torch.count_nonzero(m)) for m in (mask or {}).values())
+
+
 def layer_report(mask: dict) -> dict:
     """Per tensor: kept / total and sparsity, plus the names of tensors left with no weight."""
     kept = {n: int(torch.count_nonzero(m)) for n, m in mask.items()}
