@@ -49,6 +49,8 @@ def _train(args, run_dir: Path, model, **kw):
     if state == "done":
         print(f"== skip (done): {run_dir}", flush=True)
         return json.loads((run_dir / "result.json").read_text())
+    if state == "resume":
+        print(f"== resume: {run_dir}", flush=True)
     a = copy.copy(args)
     a.save, a.resume = str(run_dir), state == "resume"
     return run_training(a, model, **kw)

@@ -7,7 +7,7 @@ writes), each as mean ± std of top-1 over seeds (n in brackets when n != the mo
 count), then parameters and FLOPs of the pruned model with the reduction against the
 baseline, then any ``--columns`` fields. The baseline of a row is the run its results were
 pruned from (followed through their ``source`` checkpoints) when those runs are found, else
-every baseline of the arch. Usage::
+the arch's baselines of the same length, else every baseline of the arch. Usage::
 
     python scripts/collect_results.py runs [--method l1-norm] [--dataset cifar10]
                                            [--metric best|final] [--out table.md] [--csv table.csv]
@@ -122,9 +122,13 @@ def build_table(rows, metric="best", columns=()):
     for key in sorted(groups):
         dataset, method, arch, variant = key
         arm_results = dict(groups[key])
-        # the baseline column: the runs this row was pruned from when the sources lead there,
-        # else every baseline of the arch
-        arm_results["baseline"] = list(own_base[key].values()) or baselines.get((dataset, method, arch), [])
+        # the baseline column: the runs this row was pruned from when the sources lead there; for
+        # rows without sources (trained from scratch), the arch's baselines of as many epochs if
+        # any, else every baseline of the arch
+        candidates = baselines.get((dataset, method, arch), [])
+        row_epochs = {r.get("epochs") for rs in arm_results.values() for r in rs}
+        arm_results["baseline"] = (list(own_base[key].values())
+                                   or [b for b in candidates if b.get("epochs") in row_epochs] or candidates)
         cells = [dataset, arch, variant]
         for a in arms:
             cells.append(fmt_acc([r[key_acc] for r in arm_results.get(a, [])], usual_n))

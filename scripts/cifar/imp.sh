@@ -68,4 +68,4 @@ for seed in $(seq 1 "$seeds"); do
 done
 
 python scripts/collect_results.py "$runs" --method imp --dataset "$dataset" \
-  --metric final --columns sparsity,epochs_total,pruned_top1 --out "$runs/$dataset/imp/table.md"
+  --metric final --columns sparsity,epochs_total --out "$runs/$dataset/imp/table.md"
