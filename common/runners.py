@@ -126,8 +126,8 @@ def lottery_main(method: str = "lottery-ticket", *, arch="vgg16", epochs=160, lr
             theta = lottery.load_rewind(dense_dir, k)
             prev = dense_dir / "checkpoint.pt"
             for r in range(1, rounds + 1):
-                variant = (f"{series}-k{k}-r{r:02d}" if args.prune == "magnitude"
-                           else f"{series}-k{k}-l1{args.variant}")
+                variant = (f"{series}-k{k}-p{args.percent:g}{'-fc' if args.prune_linear else ''}-r{r:02d}"
+                           if args.prune == "magnitude" else f"{series}-k{k}-l1{args.variant}")
                 tag = f"{variant}-seed{args.seed}"
                 pruned_dir = root / "pruned" / tag
                 if (pruned_dir / "pruned.pt").is_file() and (pruned_dir / "result.json").is_file():
