@@ -170,3 +170,10 @@ def test_imp_phases_reach_the_goal_sparsity():
         assert sparsity(mask) == pytest.approx(1 - (1 - s) ** j, abs=1e-4)
     assert sparsity(mask) == pytest.approx(0.9, abs=1e-4)
     assert "features.0.weight" in mask and "classifier.0.weight" in mask      # stem and head pruned too
+
+
+def test_linear_dense_schedule_for_bimp():
+    from common.engine import LinearLR, TrainConfig, make_lr_fn
+    f = make_lr_fn(TrainConfig(epochs=2, lr=0.1, schedule="linear"))
+    assert isinstance(f, LinearLR)
+    assert [f(i, 5) for i in (0, 5, 9)] == [pytest.approx(0.1), pytest.approx(0.05), pytest.approx(0.01)]
