@@ -21,9 +21,10 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-ARM_ORDER = ["baseline", "pruned", "finetune", "scratch-E", "scratch-B"]
+ARM_ORDER = ["baseline", "sparsity", "sfp", "sss", "pruned", "finetune", "scratch-E", "scratch-B"]
 ARM_TITLES = {"baseline": "Baseline", "pruned": "Pruned (no FT)", "finetune": "Fine-tuned",
-              "scratch-E": "Scratch-E", "scratch-B": "Scratch-B"}
+              "scratch-E": "Scratch-E", "scratch-B": "Scratch-B",
+              "sparsity": "Sparsity-trained", "sfp": "SFP-trained", "sss": "SSS-trained"}
 
 
 def load_results(root: Path, method=None, dataset=None):
@@ -67,28 +68,31 @@ def fmt_count(value, base, unit):
 
 def build_table(rows, metric="best"):
     key_acc = "best_top1" if metric == "best" else "final_top1"
-    baselines = defaultdict(list)     # (dataset, method, arch) -> results
+    # runs without a variant (the baseline, or a method's own training run such as slimming's
+    # sparsity training) belong to the whole arch and appear on each of its rows
+    per_arch = defaultdict(lambda: defaultdict(list))  # (dataset, method, arch) -> arm -> results
     groups = defaultdict(lambda: defaultdict(list))   # (dataset, method, arch, variant) -> arm -> results
     for r in rows:
         if r["arm"] == "baseline" or r.get("variant") is None:
-            baselines[(r["dataset"], r["method"], r["arch"])].append(r)
+            per_arch[(r["dataset"], r["method"], r["arch"])][r["arm"]].append(r)
         else:
             groups[(r["dataset"], r["method"], r["arch"], str(r["variant"]))][r["arm"]].append(r)
-    for key in baselines:  # a baseline with no pruned run still gets a row
+    for key in per_arch:  # a baseline with no pruned run still gets a row
         if not any(k[:3] == key for k in groups):
             groups[(*key, "–")]
-    arms = [a for a in ARM_ORDER if a == "baseline" or any(a in g for g in groups.values())]
-    extra = sorted({a for g in groups.values() for a in g} - set(ARM_ORDER))
-    arms += extra
-    counts = [len(v) for g in groups.values() for v in g.values()] + [len(v) for v in baselines.values()]
+    present = set(a for g in groups.values() for a in g) | set(a for g in per_arch.values() for a in g)
+    arms = [a for a in ARM_ORDER if a == "baseline" or a in present]
+    arms += sorted(present - set(ARM_ORDER))
+    counts = ([len(v) for g in groups.values() for v in g.values()]
+              + [len(v) for g in per_arch.values() for v in g.values()])
     usual_n = max(set(counts), key=counts.count) if counts else 1
 
     header = ["Dataset", "Model", "Variant"] + [ARM_TITLES.get(a, a) for a in arms] + ["Params", "FLOPs"]
     table = []
     for key in sorted(groups):
         dataset, method, arch, variant = key
-        arm_results = dict(groups[key])
-        arm_results["baseline"] = baselines.get((dataset, method, arch), [])
+        arm_results = {**per_arch.get((dataset, method, arch), {}), **groups[key]}
+        arm_results.setdefault("baseline", [])
         cells = [dataset, arch, variant]
         for a in arms:
             cells.append(fmt_acc([r[key_acc] for r in arm_results.get(a, [])], usual_n))
