@@ -24,7 +24,7 @@ def add_args(p):
 
 
 def check_sparsity_trained(args, model, ckpt):
-    lam = ckpt["args"].get("sparsity") if isinstance(ckpt.get("args"), dict) else None
+    lam = ckpt["args"].get("sparsity")
     if ckpt["arm"] == "sparsity" and lam:
         return
     what = (f"{args.checkpoint} was not sparsity-trained ({ckpt['arm']} run, sparsity {lam or 0}): its BN "

@@ -11,6 +11,7 @@ from common.pruning.sss import fold_lambdas_, lambdas_from_checkpoint, remove_bl
 
 
 def fold_scales(args, model, ckpt):
+    """Before the trained network is evaluated: put its block scales into its weights."""
     found = lambdas_from_checkpoint(ckpt)
     if ckpt["arm"] != "sss" or found is None:
         raise UserError(f"{args.checkpoint} is a {ckpt['arm']} run without block scales; "
@@ -19,16 +20,13 @@ def fold_scales(args, model, ckpt):
     if blocks != [b for b, _, _ in model.residual_branches()]:
         raise UserError(f"the block scales in {args.checkpoint} do not match its model")
     fold_lambdas_(model, blocks, lam)
-    args.sss = (blocks, lam)
 
 
 def prune(args, model, ckpt, loaders):
-    blocks, lam = args.sss
-    report = sss_report(blocks, lam)
+    report = sss_report(*lambdas_from_checkpoint(ckpt))
     if not report["removed"]:
         print("warning: no block has lambda = 0, nothing removed (train with a larger --gamma)", file=sys.stderr)
-    print(f"removed {len(report['removed'])} of {len(blocks)} blocks: {', '.join(report['removed']) or '-'}")
-    del args.sss
+    print(f"removed {len(report['removed'])} of {report['blocks']} blocks: {', '.join(report['removed']) or '-'}")
     return {"model": remove_blocks(model, report["removed"]), "variant": ckpt["meta"]["variant"], "report": report}
 
 

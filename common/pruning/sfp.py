@@ -31,6 +31,7 @@ import torch
 import torch.nn as nn
 
 from common.engine import Hook
+from common.models import build_model
 from common.pruning.surgery import prune_channels
 
 
@@ -136,12 +137,16 @@ def remove_zero_filters(model: nn.Module):
         if g.producer is None or not isinstance(modules[g.producer], nn.Conv2d):
             continue
         alive = torch.nonzero(filter_l2_norms(modules[g.producer].weight) > 0).flatten().cpu()
-        if alive.numel() == 0:   # keep one channel (the largest BN shift would matter most; any is exact)
+        if alive.numel() == 0:   # every filter zero (only by hand; SFP zeroes < all): keep one, width >= 1
             alive = torch.tensor([0])
         if alive.numel() < g.size:
             keep[g.name] = alive
             removed[g.name] = {"kept": int(alive.numel()), "of": g.size}
-    pruned = prune_channels(model, keep) if keep else _copy(model)
+    if keep:
+        pruned = prune_channels(model, keep)
+    else:
+        pruned = build_model(model.arch, model.num_classes, model.in_channels, model.cfg)
+        pruned.load_state_dict(model.state_dict())
     mask, masked = {}, {}
     for name in sfp_layers(pruned):
         w = dict(pruned.named_modules())[name].weight
@@ -151,13 +156,6 @@ def remove_zero_filters(model: nn.Module):
             masked[name] = {"zero_filters": int((~m.flatten(1).any(1)).sum()), "of": w.shape[0]}
     report = {"removed": removed, "masked": masked}
     return pruned, (mask or None), report
-
-
-def _copy(model):
-    from common.models import build_model
-    new = build_model(model.arch, model.num_classes, model.in_channels, model.cfg)
-    new.load_state_dict(model.state_dict())
-    return new.train(model.training)
 
 
 class KeepMaskHook(Hook):
