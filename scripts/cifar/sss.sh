@@ -6,8 +6,8 @@
 #                        [--epochs 160] [--ft-epochs 40] [--gammas "G1 G2"] [--subset N]
 #                        [--runs runs] [--data-dir data] [-- extra training flags]
 #
-# Per seed and arch: baseline (--gamma 0) -> SSS training at each gamma (default 0.005, 0.01 and
-# 0.02: like the paper's three pruned depths, three strengths; see cifar/sss/README.md) -> remove
+# Per seed and arch: baseline (--gamma 0) -> SSS training at each gamma (default 0.02, 0.05 and
+# 0.1: like the paper's three pruned depths, three strengths; see cifar/sss/README.md) -> remove
 # the zero-scale blocks -> fine-tune -> Scratch-E -> Scratch-B.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -34,7 +34,7 @@ done
 M=cifar/sss
 common=(--dataset "$dataset" --data-dir "$data_dir" "${subset[@]}" "${extra[@]}")
 gammas_of() {
-  if [[ -n $gammas ]]; then echo "$gammas"; else echo "0.005 0.01 0.02"; fi
+  if [[ -n $gammas ]]; then echo "$gammas"; else echo "0.02 0.05 0.1"; fi
 }
 
 for seed in $(seq 1 "$seeds"); do
