@@ -22,7 +22,8 @@ the trained network computes.
 
 The scales are attached without touching the model: any model listing its
 ``residual_branches()`` (``(block, module ending the branch, cfg indices)``) gets a forward
-hook multiplying that module's output by lambda_j (:class:`SparseStructureHook`).
+hook multiplying that module's output by lambda_j -- or its input, the same thing and
+cheaper, when it is a bias-free conv (:class:`SparseStructureHook`).
 """
 
 from __future__ import annotations
@@ -62,13 +63,14 @@ class SparseStructureHook(Hook):
         self.lam = torch.ones(len(self.branches), device=device, requires_grad=True)
         self.velocity = torch.zeros(len(self.branches), device=device)
         modules = dict(model.named_modules())
-        self.handles = [modules[out].register_forward_hook(self._scaler(j))
-                        for j, (_, out, _) in enumerate(self.branches)]
+        self.handles = [self._attach(modules[out], j) for j, (_, out, _) in enumerate(self.branches)]
 
-    def _scaler(self, j):
-        def scale(module, inputs, output):
-            return output * self.lam[j]
-        return scale
+    def _attach(self, module, j):
+        """Scale the branch's last layer: its input when it is a bias-free conv or linear (the
+        same result, on a narrower tensor -- 4x narrower in a bottleneck), else its output."""
+        if isinstance(module, (nn.Conv2d, nn.Linear)) and module.bias is None:
+            return module.register_forward_pre_hook(lambda m, inputs: (inputs[0] * self.lam[j],))
+        return module.register_forward_hook(lambda m, inputs, output: output * self.lam[j])
 
     def on_train_start(self, trainer):
         self.lam = self.lam.detach().to(trainer.device).requires_grad_()
