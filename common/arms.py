@@ -63,7 +63,9 @@ def train_config(args, epochs=None, schedule=None, **overrides) -> TrainConfig:
     cfg = TrainConfig(epochs=args.epochs if epochs is None else epochs, lr=args.lr, momentum=args.momentum,
                       weight_decay=args.weight_decay, nesterov=args.nesterov,
                       schedule=schedule or args.schedule, amp=args.amp, channels_last=args.channels_last,
-                      compile=args.compile, progress=not args.no_progress and sys.stderr.isatty())
+                      compile=args.compile, progress=not args.no_progress and sys.stderr.isatty(),
+                      milestones=tuple(getattr(args, "milestones", (0.5, 0.75))),
+                      gamma=getattr(args, "lr_decay", 0.1), warmup_epochs=getattr(args, "warmup_epochs", 0))
     for k, v in overrides.items():
         setattr(cfg, k, v)
     return cfg
@@ -116,14 +118,16 @@ def _dataset_from(args, ckpt, path):
 
 def baseline_main(method: str, *, arch: str, epochs=160, lr=0.1, batch_size=64, weight_decay=1e-4,
                   schedule="step", dataset="cifar10", add_args=None, make_hooks=None, arm="baseline",
-                  variant_fn=None, description=None, argv=None):
-    """Train from scratch. ``variant_fn(args) -> str`` names the run's variant for a method that
-    prunes while training (e.g. a target sparsity); a plain baseline has none."""
+                  variant=None, description=None, argv=None, **train_defaults):
+    """``arm`` and ``variant`` may be functions of the parsed args (e.g. a method's training run
+    is its ``baseline`` when its strength flag is 0); ``train_defaults`` go to ``add_train_args``
+    (milestones, lr_decay, warmup_epochs, nesterov)."""
     p = ArgumentParser(description=description or f"{method}: train the unpruned baseline")
     p.add_argument("--arch", default=arch, help=f"model (default {arch}); one of {', '.join(list_archs())}")
     p.add_argument("--cfg", default=None, help="width config as a JSON list (default: the arch's full widths)")
     add_data_args(p, dataset)
-    add_train_args(p, epochs=epochs, lr=lr, batch_size=batch_size, weight_decay=weight_decay, schedule=schedule)
+    add_train_args(p, epochs=epochs, lr=lr, batch_size=batch_size, weight_decay=weight_decay, schedule=schedule,
+                   **train_defaults)
     if add_args:
         add_args(p)
 
@@ -132,20 +136,24 @@ def baseline_main(method: str, *, arch: str, epochs=160, lr=0.1, batch_size=64, 
         seed_everything(args.seed)
         model = build_model(args.arch, info.num_classes, info.in_channels, parse_cfg(args.cfg))
         hooks = make_hooks(args, model) if make_hooks else []
-        variant = variant_fn(args) if variant_fn else None
-        tag = f"{variant}-seed{args.seed}" if variant else f"seed{args.seed}"
-        return run_training(args, model, dataset=args.dataset, method=method, arm=arm, tag=tag,
-                            meta={"variant": variant}, hooks=hooks)
+        run_arm = arm(args) if callable(arm) else arm
+        run_variant = variant(args) if callable(variant) else variant
+        tag = f"{run_variant}-seed{args.seed}" if run_variant else f"seed{args.seed}"
+        return run_training(args, model, dataset=args.dataset, method=method, arm=run_arm, tag=tag,
+                            meta={"variant": run_variant}, hooks=hooks)
 
     return main_guard(run, p, argv)
 
 
 # ----------------------------------------------------------------------------- prune
 
-def prune_main(method: str, *, prune_fn, add_args=None, description=None, accept_methods=(), argv=None):
+def prune_main(method: str, *, prune_fn, add_args=None, description=None, accept_methods=(), prepare_fn=None,
+               argv=None):
     """``prune_fn(args, model, ckpt, loaders) -> dict`` with keys ``model`` (the pruned model),
     ``variant`` (a short name for the run tag), ``report`` (JSON-able details) and optionally
-    ``mask``. The pruned checkpoint lands in ``<save>/pruned.pt`` with ``result.json``."""
+    ``mask``. The pruned checkpoint lands in ``<save>/pruned.pt`` with ``result.json``.
+    ``prepare_fn(args, model, ckpt)``, if given, runs first (before the unpruned model is
+    evaluated): checks on the checkpoint, or folding a method's training state into the model."""
     p = ArgumentParser(description=description or f"{method}: prune a trained model")
     p.add_argument("--checkpoint", required=True, help="the trained model to prune (checkpoint.pt / best.pt)")
     p.add_argument("--dataset", default=None, help="dataset (default: the checkpoint's)")
@@ -170,7 +178,10 @@ def prune_main(method: str, *, prune_fn, add_args=None, description=None, accept
         seed = ckpt["meta"].get("seed", 0) if args.seed is None else args.seed
         seed_everything(seed)
         device = resolve_device(args.device)
-        model = model_from_checkpoint(ckpt).to(device)
+        model = model_from_checkpoint(ckpt)
+        if prepare_fn is not None:
+            prepare_fn(args, model, ckpt)
+        model.to(device)
         train, test, _ = make_loaders(dataset, args.data_dir, args.batch_size, args.test_batch_size,
                                       device=device, seed=seed, test_subset=args.test_subset)
         base_top1 = evaluate(model, test, device)[1]
@@ -215,11 +226,12 @@ def prune_main(method: str, *, prune_fn, add_args=None, description=None, accept
 
 # ----------------------------------------------------------------------------- fine-tune / scratch
 
-def _pruned_parser(method, description, epochs, lr, batch_size, weight_decay, schedule, add_args):
+def _pruned_parser(method, description, epochs, lr, batch_size, weight_decay, schedule, add_args, train_defaults):
     p = ArgumentParser(description=description)
     p.add_argument("--checkpoint", required=True, help="pruned checkpoint (pruned.pt from prune.py)")
     add_data_args(p, dataset=None)
-    add_train_args(p, epochs=epochs, lr=lr, batch_size=batch_size, weight_decay=weight_decay, schedule=schedule)
+    add_train_args(p, epochs=epochs, lr=lr, batch_size=batch_size, weight_decay=weight_decay, schedule=schedule,
+                   **train_defaults)
     p.set_defaults(seed=None)
     if add_args:
         add_args(p)
@@ -238,9 +250,10 @@ def _load_pruned(args, method, accept_methods):
 
 
 def finetune_main(method: str, *, epochs=40, lr=0.001, batch_size=64, weight_decay=1e-4, schedule="constant",
-                  add_args=None, make_hooks=None, accept_methods=(), description=None, argv=None):
+                  add_args=None, make_hooks=None, accept_methods=(), description=None, argv=None,
+                  **train_defaults):
     p = _pruned_parser(method, description or f"{method}: fine-tune the pruned weights",
-                       epochs, lr, batch_size, weight_decay, schedule, add_args)
+                       epochs, lr, batch_size, weight_decay, schedule, add_args, train_defaults)
 
     def run(args):
         ckpt, dataset = _load_pruned(args, method, accept_methods)
@@ -262,9 +275,11 @@ def scratch_epochs(budget: str, epochs: int, base_flops: int, flops: int) -> tup
 
 
 def scratch_main(method: str, *, epochs=160, lr=0.1, batch_size=64, weight_decay=1e-4, schedule="step",
-                 add_args=None, make_hooks=None, accept_methods=(), reinit=None, description=None, argv=None):
+                 add_args=None, make_hooks=None, accept_methods=(), reinit=None, description=None, argv=None,
+                 **train_defaults):
     """``reinit(args, model, mask)`` re-initialises the fresh model of a masked (unstructured) checkpoint
-    for its sparsity (default: the arch's own initialisation); the mask is applied either way."""
+    for its sparsity (default: the arch's own initialisation); the mask is applied either way.
+    ``train_defaults`` go to ``add_train_args`` (milestones, lr_decay, warmup_epochs, nesterov)."""
     def extra(p):
         p.add_argument("--budget", choices=("E", "B"), default="E",
                        help="E: the baseline's epochs; B: epochs x FLOPs(base)/FLOPs(pruned)")
@@ -272,7 +287,7 @@ def scratch_main(method: str, *, epochs=160, lr=0.1, batch_size=64, weight_decay
             add_args(p)
 
     p = _pruned_parser(method, description or f"{method}: train the pruned architecture from scratch",
-                       epochs, lr, batch_size, weight_decay, schedule, extra)
+                       epochs, lr, batch_size, weight_decay, schedule, extra, train_defaults)
 
     def run(args):
         ckpt, dataset = _load_pruned(args, method, accept_methods)

@@ -110,20 +110,30 @@ def add_data_args(p: argparse.ArgumentParser, dataset="cifar10"):
 
 
 def add_train_args(p: argparse.ArgumentParser, *, epochs: int, lr: float, batch_size: int = 64,
-                   weight_decay: float = 1e-4, schedule: str = "step", momentum: float = 0.9):
+                   weight_decay: float = 1e-4, schedule: str = "step", momentum: float = 0.9,
+                   milestones=(0.5, 0.75), lr_decay: float = 0.1, warmup_epochs: int = 0,
+                   nesterov: bool = False):
     """Optimisation flags with a method's paper defaults."""
     g = p.add_argument_group("training")
     g.add_argument("--epochs", type=non_negative_int, default=epochs, help=f"epochs (default {epochs})")
     g.add_argument("--lr", type=positive_float, default=lr, help=f"initial learning rate (default {lr})")
     g.add_argument("--schedule", choices=("step", "constant", "cosine", "linear"), default=schedule,
-                   help=f"lr schedule: step = x0.1 at 50%% and 75%% of the epochs, linear = to 0 at the "
-                        f"end (default {schedule})")
+                   help=f"lr schedule: step = x LR_DECAY at each of --milestones, linear = to 0 at the end "
+                        f"(default {schedule})")
+    g.add_argument("--milestones", type=fraction, nargs="+", default=list(milestones), metavar="F",
+                   help="step schedule: decay at these fractions of the epochs (default %(default)s)")
+    g.add_argument("--lr-decay", type=positive_float, default=lr_decay,
+                   help="step schedule: lr factor at each milestone (default %(default)s)")
+    g.add_argument("--warmup-epochs", type=non_negative_int, default=warmup_epochs,
+                   help="first epochs at 0.1 x lr (default %(default)s)")
     g.add_argument("--batch-size", type=positive_int, default=batch_size, help=f"default {batch_size}")
     g.add_argument("--test-batch-size", type=positive_int, default=256)
     g.add_argument("--weight-decay", "--wd", type=non_negative_float, default=weight_decay,
                    help=f"default {weight_decay}")
     g.add_argument("--momentum", type=non_negative_float, default=momentum)
-    g.add_argument("--nesterov", action="store_true")
+    g.add_argument("--nesterov", action="store_true", default=nesterov,
+                   help=f"Nesterov momentum (default {'on' if nesterov else 'off'})")
+    g.add_argument("--no-nesterov", dest="nesterov", action="store_false", help="plain momentum")
     g.add_argument("--seed", type=non_negative_int, default=1)
     g.add_argument("--device", default=None, help="cuda or cpu (default: cuda when available)")
     g.add_argument("--amp", action="store_true", help="bf16 autocast (GPU)")

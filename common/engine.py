@@ -53,6 +53,8 @@ class TrainConfig:
     schedule: str = "step"            # step | constant | cosine | linear
     milestones: tuple = (0.5, 0.75)   # 'step': decay at int(f * epochs) for each f
     gamma: float = 0.1
+    warmup_epochs: int = 0            # lr x warmup_factor for the first epochs (SFP's CIFAR recipe)
+    warmup_factor: float = 0.1
     amp: bool = False                 # bf16 autocast
     channels_last: bool = False
     compile: bool = False
@@ -103,16 +105,29 @@ class LinearLR:
         return self.lr * max(0.0, 1.0 - it / (self.epochs * iters_per_epoch))
 
 
+class Warmup:
+    """``factor * lr_fn`` during the first ``epochs`` epochs, ``lr_fn`` after."""
+
+    def __init__(self, lr_fn, epochs, factor):
+        self.lr_fn, self.epochs, self.factor = lr_fn, epochs, factor
+
+    def __call__(self, it, iters_per_epoch):
+        lr = self.lr_fn(it, iters_per_epoch)
+        return lr * self.factor if it // iters_per_epoch < self.epochs else lr
+
+
 def make_lr_fn(config: TrainConfig):
     if config.schedule == "step":
-        return StepLR(config.lr, [int(f * config.epochs) for f in config.milestones], config.gamma)
-    if config.schedule == "constant":
-        return ConstantLR(config.lr)
-    if config.schedule == "cosine":
-        return CosineLR(config.lr, config.epochs)
-    if config.schedule == "linear":
-        return LinearLR(config.lr, config.epochs)
-    raise UserError(f"unknown lr schedule {config.schedule!r} (step, constant, cosine, linear)")
+        fn = StepLR(config.lr, [int(f * config.epochs) for f in config.milestones], config.gamma)
+    elif config.schedule == "constant":
+        fn = ConstantLR(config.lr)
+    elif config.schedule == "cosine":
+        fn = CosineLR(config.lr, config.epochs)
+    elif config.schedule == "linear":
+        fn = LinearLR(config.lr, config.epochs)
+    else:
+        raise UserError(f"unknown lr schedule {config.schedule!r} (step, constant, cosine, linear)")
+    return Warmup(fn, config.warmup_epochs, config.warmup_factor) if config.warmup_epochs else fn
 
 
 # ----------------------------------------------------------------------------- hooks
@@ -395,6 +410,9 @@ class Trainer:
             "train_config": asdict(self.config),
             "code_revision": code_revision(),
         }
+        hook_metrics = {k: v for h in self.hooks for k, v in h.metrics().items()}
+        if hook_metrics:  # the method's own end-of-run figures (e.g. blocks removed, sparsity)
+            result["method_metrics"] = hook_metrics
         result.update(extra or {})
         result = jsonable(result)
         tmp = self.run_dir / "result.json.tmp"

@@ -24,9 +24,10 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-ARM_ORDER = ["baseline", "pruned", "finetune", "scratch-E", "scratch-B"]
+ARM_ORDER = ["baseline", "sparsity", "sfp", "sss", "pruned", "finetune", "scratch-E", "scratch-B"]
 ARM_TITLES = {"baseline": "Baseline", "pruned": "Pruned (no FT)", "finetune": "Fine-tuned",
-              "scratch-E": "Scratch-E", "scratch-B": "Scratch-B"}
+              "scratch-E": "Scratch-E", "scratch-B": "Scratch-B",
+              "sparsity": "Sparsity-trained", "sfp": "SFP-trained", "sss": "SSS-trained"}
 
 
 def load_results(root: Path, method=None, dataset=None):
@@ -77,8 +78,10 @@ def source_baseline(r, by_dir, depth=0):
     parent = by_dir.get(str(Path(src).resolve().parent))
     if parent is None:
         return None
-    if parent["arm"] == "baseline" or parent.get("variant") is None:
+    if parent["arm"] == "baseline":
         return parent
+    if parent.get("variant") is None:   # a method's own training run (e.g. sparsity training)
+        return None
     return source_baseline(parent, by_dir, depth + 1)
 
 
@@ -94,26 +97,29 @@ def fmt_value(values, name=""):
 
 def build_table(rows, metric="best", columns=()):
     key_acc = "best_top1" if metric == "best" else "final_top1"
-    baselines = defaultdict(list)     # (dataset, method, arch) -> results
+    # runs without a variant (the baseline, or a method's own training run such as slimming's
+    # sparsity training) belong to the whole arch and appear on each of its rows
+    per_arch = defaultdict(lambda: defaultdict(list))  # (dataset, method, arch) -> arm -> results
     groups = defaultdict(lambda: defaultdict(list))   # (dataset, method, arch, variant) -> arm -> results
     by_dir = {str(Path(r["_path"]).resolve().parent): r for r in rows if "_path" in r}
     own_base = defaultdict(dict)      # row key -> {baseline path: baseline result} found via sources
     for r in rows:
         if r["arm"] == "baseline" or r.get("variant") is None:
-            baselines[(r["dataset"], r["method"], r["arch"])].append(r)
+            per_arch[(r["dataset"], r["method"], r["arch"])][r["arm"]].append(r)
         else:
             key = (r["dataset"], r["method"], r["arch"], str(r["variant"]))
             groups[key][r["arm"]].append(r)
             base = source_baseline(r, by_dir)
             if base is not None:
                 own_base[key][base["_path"]] = base
-    for key in baselines:  # a baseline with no pruned run still gets a row
+    for key in per_arch:  # a baseline with no pruned run still gets a row
         if not any(k[:3] == key for k in groups):
             groups[(*key, "–")]
-    arms = [a for a in ARM_ORDER if a == "baseline" or any(a in g for g in groups.values())]
-    extra = sorted({a for g in groups.values() for a in g} - set(ARM_ORDER))
-    arms += extra
-    counts = [len(v) for g in groups.values() for v in g.values()] + [len(v) for v in baselines.values()]
+    present = set(a for g in groups.values() for a in g) | set(a for g in per_arch.values() for a in g)
+    arms = [a for a in ARM_ORDER if a == "baseline" or a in present]
+    arms += sorted(present - set(ARM_ORDER))
+    counts = ([len(v) for g in groups.values() for v in g.values()]
+              + [len(v) for g in per_arch.values() for v in g.values()])
     usual_n = max(set(counts), key=counts.count) if counts else 1
 
     header = ["Dataset", "Model", "Variant"] + [ARM_TITLES.get(a, a) for a in arms] + ["Params", "FLOPs"]
@@ -121,12 +127,12 @@ def build_table(rows, metric="best", columns=()):
     table = []
     for key in sorted(groups):
         dataset, method, arch, variant = key
-        arm_results = dict(groups[key])
+        arm_results = {**per_arch.get((dataset, method, arch), {}), **groups[key]}
         # the baseline column: the runs this row was pruned from when the sources lead there; for
         # rows without sources (trained from scratch), the arch's baselines of as many epochs if
         # any, else every baseline of the arch
-        candidates = baselines.get((dataset, method, arch), [])
-        row_epochs = {r.get("epochs") for rs in arm_results.values() for r in rs}
+        candidates = per_arch.get((dataset, method, arch), {}).get("baseline", [])
+        row_epochs = {r.get("epochs") for a, rs in groups[key].items() for r in rs}
         arm_results["baseline"] = (list(own_base[key].values())
                                    or [b for b in candidates if b.get("epochs") in row_epochs] or candidates)
         cells = [dataset, arch, variant]

@@ -93,7 +93,9 @@ def test_downsampling_shortcut_passes_gradient():
     ("vgg16", [1, 2], "expected 17 entries"),
     ("vgg16", [64, "M", 128] + [64] * 14, "'M' at the pooling positions"),
     ("resnet56", [16] * 26, "expected 27 widths"),
-    ("resnet20", [16] * 8 + [0], "integer >= 1"),
+    ("resnet20", [16] * 8 + [-1], "integer >= 0"),
+    ("vgg16", [0] * 13 + ["M"] * 4, "pooling positions"),
+    ("vgg11", [64, "M", 128, "M", 256, 0, "M", 512, 512, "M", 512, 512], "integer >= 1"),
     ("resnet20", {"a": 1}, "JSON list"),
 ])
 def test_cfg_that_does_not_fit_is_a_user_error(arch, cfg, fragment):

@@ -18,4 +18,4 @@ def add_args(p):
 if __name__ == "__main__":
     baseline_main("imp", arch="resnet56", epochs=160, lr=0.1, batch_size=64, weight_decay=1e-4, arm="GMP",
                   add_args=add_args, make_hooks=lambda a, m: [GMP(a.sparsity, a.prune_every, a.epochs)],
-                  variant_fn=lambda a: f"S{a.sparsity:g}-T{a.epochs}-GMP")
+                  variant=lambda a: f"S{a.sparsity:g}-T{a.epochs}-GMP")

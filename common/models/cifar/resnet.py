@@ -3,7 +3,9 @@
 cfg: one inner width per block (the output width of the block's first conv), ``3n``
 entries in block order. The second conv maps back to the stage width, so residual
 additions never change shape; pruning a block's inner width is what L1-norm filter
-pruning (Li et al. 2017) and the channel-selection methods do on ResNets.
+pruning (Li et al. 2017) and the channel-selection methods do on ResNets. A width of 0
+means the block has no residual branch and is its shortcut alone (a block removed by
+Sparse Structure Selection; its input is a ReLU output, so the final ReLU is a no-op).
 
 Shortcut on a downsampling block: 2x2 average pool, then zero channels appended
 ("option A", parameter-free), as in the L1-norm code -- but computed on ``x`` itself, so
@@ -25,10 +27,12 @@ STAGE_WIDTHS = (16, 32, 64)
 class BasicBlock(nn.Module):
     def __init__(self, in_planes: int, mid_planes: int, planes: int, stride: int):
         super().__init__()
-        self.conv1 = nn.Conv2d(in_planes, mid_planes, 3, stride=stride, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(mid_planes)
-        self.conv2 = nn.Conv2d(mid_planes, planes, 3, stride=1, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(planes)
+        self.has_branch = mid_planes > 0
+        if self.has_branch:
+            self.conv1 = nn.Conv2d(in_planes, mid_planes, 3, stride=stride, padding=1, bias=False)
+            self.bn1 = nn.BatchNorm2d(mid_planes)
+            self.conv2 = nn.Conv2d(mid_planes, planes, 3, stride=1, padding=1, bias=False)
+            self.bn2 = nn.BatchNorm2d(planes)
         self.stride = stride
         self.pad_channels = planes - in_planes
 
@@ -40,6 +44,8 @@ class BasicBlock(nn.Module):
         return x
 
     def forward(self, x):
+        if not self.has_branch:
+            return self.shortcut(x)
         out = F.relu(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
         return F.relu(out + self.shortcut(x))
@@ -78,11 +84,16 @@ class CifarResNet(nn.Module):
         n = len(self.cfg) // 3
         return [f"layer{s + 1}.{b}" for s in range(3) for b in range(n)]
 
+    def residual_branches(self) -> list[tuple[str, str, list[int]]]:
+        """``(block, module whose output ends the branch, cfg indices of the block)`` for every
+        block that still has a residual branch (``y = relu(bn2(...) + shortcut(x))``)."""
+        return [(blk, f"{blk}.bn2", [i]) for i, blk in enumerate(self.block_names()) if self.cfg[i] > 0]
+
     def channel_groups(self) -> list[ChannelGroup]:
         """One group per block: the inner channels between conv1 and conv2."""
         return [ChannelGroup(name=f"{blk}.conv1", cfg_index=i, size=self.cfg[i], producer=f"{blk}.conv1",
                              bn=f"{blk}.bn1", consumers=(f"{blk}.conv2",))
-                for i, blk in enumerate(self.block_names())]
+                for i, blk in enumerate(self.block_names()) if self.cfg[i] > 0]
 
 
 def _register(depth: int):
@@ -92,7 +103,7 @@ def _register(depth: int):
     default = [w for w in STAGE_WIDTHS for _ in range(n)]
 
     def validate(cfg, _d=depth, _n=n):
-        check_widths(f"resnet{_d}", cfg, expected_len=3 * _n)
+        check_widths(f"resnet{_d}", cfg, expected_len=3 * _n, min_width=0)
 
     register_arch(f"resnet{depth}", "cifar",
                   lambda cfg, num_classes, in_channels: CifarResNet(cfg, num_classes, in_channels),

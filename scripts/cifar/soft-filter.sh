@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Reproduce the Soft Filter Pruning table of "Rethinking the Value of Network Pruning"
+# (baseline / SFP-trained / pruned / [fine-tuned] / Scratch-E / Scratch-B, mean ± std over seeds).
+#
+#   scripts/cifar/soft-filter.sh [--dataset cifar10] [--archs "resnet20 resnet32 resnet56 resnet110"]
+#                                [--seeds 5] [--epochs 200] [--rates "0.1 0.2 0.3"] [--ft-epochs 0]
+#                                [--subset N] [--runs runs] [--data-dir data] [-- extra training flags]
+#
+# Per seed and arch: baseline (--rate 0) -> SFP training at each rate P (the paper's 0.1, 0.2,
+# 0.3, and 0.4 for ResNet-56) -> remove the removable zero filters -> [fine-tune, if
+# --ft-epochs > 0; SFP itself has no fine-tuning] -> Scratch-E -> Scratch-B (200 x FLOPs ratio).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+source scripts/lib.sh
+
+dataset=cifar10; archs="resnet20 resnet32 resnet56 resnet110"; seeds=5; epochs=200; ft_epochs=0
+rates=""; subset=(); runs=runs; data_dir=data; extra=()
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --dataset) dataset=$2; shift 2 ;;
+    --archs) archs=$2; shift 2 ;;
+    --seeds) seeds=$2; shift 2 ;;
+    --epochs) epochs=$2; shift 2 ;;
+    --rates) rates=$2; shift 2 ;;
+    --ft-epochs) ft_epochs=$2; shift 2 ;;
+    --subset) subset=(--subset "$2"); shift 2 ;;
+    --runs) runs=$2; shift 2 ;;
+    --data-dir) data_dir=$2; shift 2 ;;
+    --) shift; extra=("$@"); break ;;
+    *) echo "soft-filter.sh: unknown option $1" >&2; exit 2 ;;
+  esac
+done
+
+M=cifar/soft-filter
+common=(--dataset "$dataset" --data-dir "$data_dir" "${subset[@]}" "${extra[@]}")
+rates_of() {
+  if [[ -n $rates ]]; then echo "$rates"; return; fi
+  case $1 in
+    resnet56) echo "0.1 0.2 0.3 0.4" ;;
+    *) echo "0.1 0.2 0.3" ;;
+  esac
+}
+
+for seed in $(seq 1 "$seeds"); do
+  for arch in $archs; do
+    root=$runs/$dataset/soft-filter/$arch
+    run_step "$root/baseline/seed$seed" python $M/main.py --arch "$arch" --rate 0 --seed "$seed" \
+      --epochs "$epochs" "${common[@]}"
+    for r in $(rates_of "$arch"); do
+      tag=r$r-seed$seed
+      run_step "$root/sfp/$tag" python $M/main.py --arch "$arch" --rate "$r" --seed "$seed" --epochs "$epochs" "${common[@]}"
+      prune_step "$root/pruned/$tag" python $M/prune.py --checkpoint "$root/sfp/$tag/checkpoint.pt" --data-dir "$data_dir"
+      pruned=$root/pruned/$tag/pruned.pt
+      if [[ $ft_epochs -gt 0 ]]; then
+        run_step "$root/finetune/$tag" python $M/main_finetune.py --checkpoint "$pruned" --epochs "$ft_epochs" "${common[@]}"
+      fi
+      run_step "$root/scratch-E/$tag" python $M/main_scratch.py --checkpoint "$pruned" --budget E --epochs "$epochs" "${common[@]}"
+      run_step "$root/scratch-B/$tag" python $M/main_scratch.py --checkpoint "$pruned" --budget B --epochs "$epochs" "${common[@]}"
+    done
+  done
+done
+
+python scripts/collect_results.py "$runs" --method soft-filter --dataset "$dataset" --out "$runs/$dataset/soft-filter/table.md"
