@@ -15,7 +15,6 @@ Command line::
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import torch

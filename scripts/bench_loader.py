@@ -166,7 +166,6 @@ def bench_engine(root, device, steps=60, repeats=3):
 
 def bench_gpu_training(root, workers, steps=200):
     device = torch.device("cuda")
-    info = dataset_info("cifar10")
 
     def run(loader, label, channels_last=False, amp=False):
         torch.manual_seed(0)

@@ -14,9 +14,6 @@ from common.checkpoint import make_checkpoint, save_checkpoint
 from common.data import DeviceLoader
 
 ROOT = Path(__file__).resolve().parent.parent
-# One intra-op thread: on a small shared CPU, OpenMP threads spinning against other processes
-# make these small models 5-10x slower; the subprocesses below get the same setting.
-torch.set_num_threads(1)
 TINY_VGG = [8, "M", 8, "M", 16, 16, "M", 16, 16, "M", 16, 16]  # vgg11 pattern, a few channels
 
 

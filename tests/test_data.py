@@ -1,6 +1,5 @@
 """Data: the real on-disk formats, crop/flip really applied, seeded order, normalisation, errors."""
 
-import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F

@@ -14,7 +14,6 @@ from common.models import build_model
 from common.pruning import imp
 from common.pruning.masks import prunable_weights, sparsity
 
-torch.set_num_threads(1)
 
 # a dense run of T = 4 epochs x I = 5 iterations: 0.1 for 2 epochs, 0.01 for 1, 0.001 for 1
 TRACE = imp.DenseTrace([0.1] * 10 + [0.01] * 5 + [0.001] * 5, iters_per_epoch=5)

@@ -14,7 +14,6 @@ from common.pruning import lottery
 from common.pruning.l1norm import l1_prune, plan_keep_counts
 from common.pruning.masks import apply_mask_, sparsity
 
-torch.set_num_threads(1)
 TINY = [8, "M", 16, "M", 16, 16, "M", 32, 32, "M", 32, 32]
 
 

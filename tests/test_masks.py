@@ -15,7 +15,6 @@ from common.pruning.magnitude import (keep_all_but_smallest, magnitude_prune, pr
 from common.pruning.masks import (MaskKeeper, apply_mask_, check_mask, kept_params, prunable_weights,
                                   sparse_kaiming_init_, sparsity)
 
-torch.set_num_threads(1)
 TINY = [8, "M", 16, "M", 16, 16, "M", 32, 32, "M", 32, 32]
 
 

@@ -9,7 +9,8 @@ import torch.nn.functional as F
 from common.engine import Trainer, TrainConfig, make_lr_fn
 from common.flops import count_flops
 from common.models import build_model
-from common.pruning.sfp import (KeepMaskHook, SoftFilterPruningHook, filter_l2_norms, remove_zero_filters,
+from common.pruning.masks import MaskKeeper
+from common.pruning.sfp import (SoftFilterPruningHook, filter_l2_norms, remove_zero_filters,
                                 sfp_layers, soft_prune_)
 from common.pruning.surgery import zero_channels
 from helpers_prune_during_training import (assert_one_line_error, randomise_bn, random_loaders, run_entry,
@@ -101,14 +102,15 @@ def test_keep_mask_holds_zeros_through_momentum_and_weight_decay():
     model = build_model("resnet20", 10, 1)
     soft_prune_(model, 0.3)
     pruned, mask, _ = remove_zero_filters(model)
-    hook = KeepMaskHook(pruned, mask)
-    hook.on_train_start(_T())
+    keeper = MaskKeeper(pruned, mask)        # what the engine runs around every step
+    keeper.apply()
     opt = torch.optim.SGD(pruned.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4, nesterov=True)
     for i in range(3):
         opt.zero_grad()
         F.cross_entropy(pruned(torch.randn(8, 1, 32, 32)), torch.arange(8)).backward()
+        keeper.mask_grads()
         opt.step()
-        hook.after_step(_T())
+        keeper.apply()
     params = dict(pruned.named_parameters())
     assert all(not params[k][~m].any() for k, m in mask.items())
 

@@ -51,7 +51,7 @@ def test_removing_zero_lambda_blocks_keeps_the_outputs(arch):
         torch.testing.assert_close(out, scaled, rtol=1e-4, atol=1e-5 * scaled.abs().max().item())
     assert report["kept"] == n - 5 and len(smaller.residual_branches()) == n - 5
     assert count_flops(smaller) < count_flops(model)
-    stage2_first = f"layer2.0"
+    stage2_first = "layer2.0"
     assert stage2_first in report["removed"]
     if arch == "preresnet164":   # the downsampling block keeps its 1x1 shortcut conv
         assert smaller.layer2[0].downsample is not None and not smaller.layer2[0].has_branch

@@ -17,7 +17,6 @@ from common.flops import count_flops
 from common.models import build_model
 from common.pruning.magnitude import magnitude_prune
 
-torch.set_num_threads(1)
 ROOT = Path(__file__).resolve().parent.parent
 TINY = [8, "M", 16, "M", 16, 16, "M", 32, 32, "M", 32, 32]
 TINY_JSON = '[8, "M", 16, "M", 16, 16, "M", 32, 32, "M", 32, 32]'

@@ -4,12 +4,7 @@
 epochs (the original multiplied 400), milestones at the same fractions (30/60/80%).
 """
 from common.arms import scratch_main
-from common.pruning.sfp import RECIPE, KeepMaskHook
-
-
-def make_hooks(args, model, ckpt):
-    return [KeepMaskHook(model, ckpt["mask"])] if ckpt.get("mask") else []
-
+from common.pruning.sfp import RECIPE
 
 if __name__ == "__main__":
-    scratch_main("soft-filter", make_hooks=make_hooks, **RECIPE)
+    scratch_main("soft-filter", **RECIPE)

@@ -15,8 +15,8 @@ After training (:func:`remove_zero_filters`): a zero filter of a block's *first*
 be physically removed (its output channel and the matching input slice of the block's
 second conv go away; ``surgery.prune_channels``). Zero filters of the stem and of each
 block's second conv feed the residual stream, which every block of the stage shares, so
-they stay in the network as zeros, held there by a keep-mask (:class:`KeepMaskHook` in
-fine-tuning and from-scratch training). FLOPs are then counted on what that network
+they stay in the network as zeros, held there by a keep-mask saved in the pruned
+checkpoint, which the engine keeps applied in fine-tuning and from-scratch training. FLOPs are then counted on what that network
 computes: removed channels not at all, masked filters not as producers.
 
 The removed network computes exactly what the SFP network computes with the removed
@@ -156,20 +156,3 @@ def remove_zero_filters(model: nn.Module):
             masked[name] = {"zero_filters": int((~m.flatten(1).any(1)).sum()), "of": w.shape[0]}
     report = {"removed": removed, "masked": masked}
     return pruned, (mask or None), report
-
-
-class KeepMaskHook(Hook):
-    """Keep masked weights at exactly zero: re-apply the keep-mask after every optimizer step."""
-
-    def __init__(self, model: nn.Module, mask: dict):
-        params = dict(model.named_parameters())
-        self.pairs = [(params[k], m) for k, m in mask.items()]
-
-    def on_train_start(self, trainer):
-        self.pairs = [(p, m.to(p.device)) for p, m in self.pairs]
-        self.after_step(trainer)
-
-    @torch.no_grad()
-    def after_step(self, trainer):
-        for p, m in self.pairs:
-            p.mul_(m)
