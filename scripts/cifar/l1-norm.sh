@@ -13,7 +13,7 @@ cd "$(dirname "$0")/../.."
 source scripts/lib.sh
 
 dataset=cifar10; archs="vgg16_mlp resnet56 resnet110"; seeds=5; epochs=160; ft_epochs=40
-subset=(); cfg=(); runs=runs; data_dir=data; extra=()
+subset=(); test_subset=(); cfg=(); runs=runs; data_dir=data; extra=()
 while [[ $# -gt 0 ]]; do
   case $1 in
     --dataset) dataset=$2; shift 2 ;;
@@ -22,6 +22,7 @@ while [[ $# -gt 0 ]]; do
     --epochs) epochs=$2; shift 2 ;;
     --ft-epochs) ft_epochs=$2; shift 2 ;;
     --subset) subset=(--subset "$2"); shift 2 ;;
+    --test-subset) test_subset=(--test-subset "$2"); shift 2 ;;
     --cfg) cfg=(--cfg "$2"); shift 2 ;;
     --runs) runs=$2; shift 2 ;;
     --data-dir) data_dir=$2; shift 2 ;;
@@ -31,7 +32,7 @@ while [[ $# -gt 0 ]]; do
 done
 
 M=cifar/l1-norm
-common=(--dataset "$dataset" --data-dir "$data_dir" "${subset[@]}" "${extra[@]}")
+common=(--dataset "$dataset" --data-dir "$data_dir" "${subset[@]}" "${test_subset[@]}" "${extra[@]}")
 variants_of() {
   case $1 in
     vgg16|vgg16_mlp) echo A ;;
@@ -48,7 +49,7 @@ for seed in $(seq 1 "$seeds"); do
     for v in $(variants_of "$arch"); do
       tag=$v-seed$seed
       prune_step "$root/pruned/$tag" python $M/prune.py --checkpoint "$base/checkpoint.pt" --variant "$v" \
-        --data-dir "$data_dir"
+        --data-dir "$data_dir" "${test_subset[@]}"
       pruned=$root/pruned/$tag/pruned.pt
       run_step "$root/finetune/$tag" python $M/main_finetune.py --checkpoint "$pruned" --epochs "$ft_epochs" "${common[@]}"
       run_step "$root/scratch-E/$tag" python $M/main_scratch.py --checkpoint "$pruned" --budget E --epochs "$epochs" "${common[@]}"
