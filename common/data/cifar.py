@@ -1,0 +1,287 @@
+"""CIFAR-10, CIFAR-100 and Fashion-MNIST, held whole on the training device.
+
+Reading: the standard on-disk formats are parsed here, with no torchvision dataset
+object on the training path:
+  * CIFAR-10  ``<data-dir>/cifar-10-batches-py/{data_batch_1..5,test_batch}`` (python pickles)
+  * CIFAR-100 ``<data-dir>/cifar-100-python/{train,test}``
+  * Fashion-MNIST IDX files ``{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]`` in
+    ``<data-dir>``, ``<data-dir>/FashionMNIST/raw`` or ``/usr/share/datasets/fashion-mnist``;
+    the 28x28 images are zero-padded to 32x32 (one input channel).
+If a dataset is missing, torchvision downloads it when the network is reachable; otherwise
+one :class:`UserError` line says where we looked and how to get it.
+
+Training: :class:`DeviceLoader` keeps the split as one uint8 tensor on the device. Each
+epoch draws, from a generator seeded by ``(seed, epoch)``, a permutation, a crop offset in
+``[0, 2*pad]^2`` and a flip bit per image. The zero-padded split is stored with its mirror
+image and viewed (``unfold``, no copy) as all crop windows, so a batch is one advanced-index
+gather ``windows[flip, perm, :, dy, dx]`` followed by one multiply-add for
+``(x/255 - mean) / std``. No per-image Python, no PIL. The random draws are made on the CPU, so a run sees the same
+batches on any device.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import pickle
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from common.errors import UserError
+
+FASHION_MNIST_SYSTEM_DIR = "/usr/share/datasets/fashion-mnist"
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    name: str
+    num_classes: int
+    in_channels: int
+    image_size: int
+    mean: tuple
+    std: tuple
+    url: str
+
+
+# Per-channel mean/std of each training split (Fashion-MNIST: of the 32x32 padded images).
+DATASETS = {
+    "cifar10": DatasetInfo("cifar10", 10, 3, 32, (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616),
+                           "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"),
+    "cifar100": DatasetInfo("cifar100", 100, 3, 32, (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762),
+                            "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz"),
+    "fashion-mnist": DatasetInfo("fashion-mnist", 10, 1, 32, (0.2190,), (0.3318,),
+                                 "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/ "
+                                 "(or: apt-get install dataset-fashion-mnist)"),
+}
+
+
+def dataset_info(name: str) -> DatasetInfo:
+    if name not in DATASETS:
+        raise UserError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
+    return DATASETS[name]
+
+
+# --------------------------------------------------------------------------- readers
+
+def _unpickle(path: Path) -> dict:
+    """A CIFAR batch dict with str keys (the official files are Python-2 pickles: bytes keys)."""
+    try:
+        with open(path, "rb") as f:
+            batch = pickle.load(f, encoding="bytes")
+    except Exception as e:  # truncated or foreign file
+        raise UserError(f"cannot read CIFAR batch {path}: {e}") from None
+    if not isinstance(batch, dict):
+        raise UserError(f"{path} is not a CIFAR batch file (no dict inside)")
+    return {k.decode("latin1") if isinstance(k, bytes) else k: v for k, v in batch.items()}
+
+
+def _read_cifar(root: Path, name: str, train: bool):
+    if name == "cifar10":
+        d = root / "cifar-10-batches-py"
+        files = [d / f"data_batch_{i}" for i in range(1, 6)] if train else [d / "test_batch"]
+        label_key = "labels"
+    else:
+        d = root / "cifar-100-python"
+        files = [d / ("train" if train else "test")]
+        label_key = "fine_labels"
+    if not all(f.is_file() for f in files):
+        return None
+    images, labels = [], []
+    for f in files:
+        batch = _unpickle(f)
+        if "data" not in batch or label_key not in batch:
+            raise UserError(f"{f} is not a {name} batch file (no data/labels)")
+        images.append(np.asarray(batch["data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
+        labels.append(np.asarray(batch[label_key], dtype=np.int64))
+    return torch.from_numpy(np.concatenate(images)), torch.from_numpy(np.concatenate(labels))
+
+
+def _read_idx(path: Path, expected_magic: int) -> np.ndarray:
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as f:
+            raw = f.read()
+    except (OSError, EOFError) as e:
+        raise UserError(f"cannot read IDX file {path}: {e}") from None
+    magic = int.from_bytes(raw[:4], "big") if len(raw) >= 4 else -1
+    if magic != expected_magic:
+        raise UserError(f"{path} is not an IDX file of the expected kind (magic {magic}, expected {expected_magic})")
+    ndim = magic & 0xFF
+    dims = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    offset = 4 + 4 * ndim
+    count = int(np.prod(dims))
+    if len(raw) - offset != count:
+        raise UserError(f"{path} is truncated: expected {count} bytes of data, found {len(raw) - offset}")
+    return np.frombuffer(raw, dtype=np.uint8, offset=offset).reshape(dims)
+
+
+def _find_idx(dirs, stem: str):
+    for d in dirs:
+        for name in (stem, stem + ".gz"):
+            p = Path(d) / name
+            if p.is_file():
+                return p
+    return None
+
+
+def _fashion_dirs(root: Path):
+    return [root, root / "fashion-mnist", root / "FashionMNIST" / "raw", Path(FASHION_MNIST_SYSTEM_DIR)]
+
+
+def _read_fashion(root: Path, train: bool):
+    prefix = "train" if train else "t10k"
+    dirs = _fashion_dirs(root)
+    img_path = _find_idx(dirs, f"{prefix}-images-idx3-ubyte")
+    lbl_path = _find_idx(dirs, f"{prefix}-labels-idx1-ubyte")
+    if img_path is None or lbl_path is None:
+        return None
+    images = _read_idx(img_path, 2051)
+    labels = _read_idx(lbl_path, 2049)
+    if len(images) != len(labels):
+        raise UserError(f"{img_path} holds {len(images)} images but {lbl_path} {len(labels)} labels")
+    x = torch.from_numpy(images.copy()).unsqueeze(1)          # N,1,28,28
+    x = F.pad(x, (2, 2, 2, 2))                                 # N,1,32,32, zero border
+    return x, torch.from_numpy(labels.astype(np.int64))
+
+
+def _read(root: Path, name: str, train: bool):
+    return _read_fashion(root, train) if name == "fashion-mnist" else _read_cifar(root, name, train)
+
+
+def _download(root: Path, name: str) -> str | None:
+    """Try torchvision's downloader; return None on success, the reason on failure.
+
+    On failure everything the attempt created (the folder, partial archives) is removed.
+    """
+    import shutil
+
+    import torchvision.datasets as tvd
+    cls = {"cifar10": tvd.CIFAR10, "cifar100": tvd.CIFAR100, "fashion-mnist": tvd.FashionMNIST}[name]
+    existed = root.exists()
+    before = set(root.iterdir()) if existed and root.is_dir() else set()
+    old_timeout = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(30)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        for train in (True, False):
+            cls(root=str(root), train=train, download=True)
+        return None
+    except Exception as e:  # no network, proxy refusal, HTTP error, bad archive
+        if not existed:
+            shutil.rmtree(root, ignore_errors=True)
+        elif root.is_dir():
+            for entry in set(root.iterdir()) - before:
+                shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink(missing_ok=True)
+        return str(e).splitlines()[0] if str(e) else type(e).__name__
+    finally:
+        socket.setdefaulttimeout(old_timeout)
+
+
+def load_split(name: str, data_dir: str | os.PathLike, train: bool, download: bool = True):
+    """Return ``(images uint8 [N,C,32,32], labels int64 [N])`` of one split."""
+    info = dataset_info(name)
+    root = Path(data_dir)
+    data = _read(root, name, train)
+    if data is None:
+        where = ", ".join(str(d) for d in _fashion_dirs(root)) if name == "fashion-mnist" else str(root)
+        reason = _download(root, name) if download else "download disabled"
+        if reason is None:
+            data = _read(root, name, train)
+        if data is None:
+            raise UserError(f"{name} not found in {where} and could not be downloaded ({reason}); "
+                            f"get it from {info.url} and unpack it into {root}")
+    return data
+
+
+# --------------------------------------------------------------------------- loader
+
+class DeviceLoader:
+    """Batches of a whole split held as uint8 on ``device``.
+
+    train=True: per-epoch seeded permutation, random crop with ``pad`` zero padding and
+    horizontal flip; train=False: the split in order, unaugmented. Both normalise with the
+    dataset's mean/std. Call :meth:`set_epoch` before iterating an epoch.
+    """
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, batch_size: int, mean, std,
+                 train: bool, device="cpu", seed: int = 0, pad: int = 4, channels_last: bool = False):
+        if images.dtype != torch.uint8 or images.dim() != 4:
+            raise ValueError("images must be a uint8 tensor [N, C, H, W]")
+        self.device = torch.device(device)
+        self.train, self.batch_size, self.seed, self.pad = train, int(batch_size), int(seed), int(pad)
+        self.channels_last = channels_last
+        self.n, self.c, self.h, self.w = images.shape
+        self.labels = labels.to(self.device)
+        self.images = images.contiguous().to(self.device)
+        if train:
+            # the zero-padded split and its mirror image, viewed as every (row, col) crop window:
+            # _windows[flip, i, :, dy, dx] is image i cropped at (dy, dx), flipped if flip == 1
+            padded = F.pad(self.images, (pad, pad, pad, pad))
+            self.images = torch.stack([padded, padded.flip(3)])
+            self._windows = self.images.unfold(3, self.h, 1).unfold(4, self.w, 1)
+        std_t = torch.tensor(std, dtype=torch.float32, device=self.device).view(1, -1, 1, 1)
+        mean_t = torch.tensor(mean, dtype=torch.float32, device=self.device).view(1, -1, 1, 1)
+        self.scale = 1.0 / (255.0 * std_t)
+        self.shift = -mean_t / std_t
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int):
+        self.epoch = int(epoch)
+
+    def __len__(self):
+        full, rest = divmod(self.n, self.batch_size)
+        # a trailing batch of one image would break BatchNorm in train mode: drop it
+        return full + (1 if rest > 1 or (rest == 1 and not self.train) else 0)
+
+    def _finish(self, x_u8):
+        x = torch.addcmul(self.shift, x_u8, self.scale)   # (x/255 - mean)/std, uint8 -> float32 in one op
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x
+
+    def epoch_draws(self, epoch: int):
+        """The epoch's random draws (permutation, row/col offsets, flips), made on the CPU."""
+        g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+        perm = torch.randperm(self.n, generator=g)
+        dy = torch.randint(0, 2 * self.pad + 1, (self.n,), generator=g)
+        dx = torch.randint(0, 2 * self.pad + 1, (self.n,), generator=g)
+        flip = torch.randint(0, 2, (self.n,), generator=g, dtype=torch.bool)
+        return perm, dy, dx, flip
+
+    def __iter__(self):
+        bs, steps = self.batch_size, len(self)
+        if not self.train:
+            for i in range(steps):
+                yield self._finish(self.images[i * bs:(i + 1) * bs]), self.labels[i * bs:(i + 1) * bs]
+            return
+        perm, dy, dx, flip = (t.to(self.device) for t in self.epoch_draws(self.epoch))
+        # the crop at column offset dx of a flipped image is the flip of the crop at 2*pad - dx
+        dx = torch.where(flip, 2 * self.pad - dx, dx)
+        flip = flip.long()
+        for i in range(steps):
+            sl = slice(i * bs, (i + 1) * bs)
+            x = self._windows[flip[sl], perm[sl], :, dy[sl], dx[sl]]       # B, C, H, W (uint8)
+            yield self._finish(x), self.labels[perm[sl]]
+
+
+def make_loaders(dataset: str, data_dir, batch_size: int, test_batch_size: int, device="cpu",
+                 seed: int = 0, subset: int | None = None, channels_last: bool = False,
+                 download: bool = True):
+    """Train and test :class:`DeviceLoader` of ``dataset`` (the first ``subset`` train images if given)."""
+    info = dataset_info(dataset)
+    x_train, y_train = load_split(dataset, data_dir, train=True, download=download)
+    x_test, y_test = load_split(dataset, data_dir, train=False, download=download)
+    if subset is not None:
+        if subset < 2:
+            raise UserError(f"--subset must be at least 2, got {subset}")
+        x_train, y_train = x_train[:subset], y_train[:subset]
+    train = DeviceLoader(x_train, y_train, batch_size, info.mean, info.std, train=True, device=device,
+                         seed=seed, channels_last=channels_last)
+    test = DeviceLoader(x_test, y_test, test_batch_size, info.mean, info.std, train=False, device=device,
+                        channels_last=channels_last)
+    return train, test, info
