@@ -52,6 +52,40 @@ def training_sample(dataset: str, data_dir, count: int, batch_size: int, seed: i
 
 # ----------------------------------------------------------------------------- layers
 
+def arch_kind(model: nn.Module, method: str) -> str:
+    """``"vgg"`` or ``"resnet"`` (CIFAR ResNet, basic blocks): the models the layer plans know."""
+    from common.models.cifar.resnet import CifarResNet
+    from common.models.cifar.vgg import VGG
+
+    if isinstance(model, VGG):
+        return "vgg"
+    if isinstance(model, CifarResNet):
+        return "resnet"
+    raise UserError(f"{method} has layer plans for VGG and the CIFAR ResNets (basic blocks), not for "
+                    f"{getattr(model, 'arch', type(model).__name__)}")
+
+
+def vgg_stages(model: nn.Module) -> list[int]:
+    """Stage (0-based, stages end at each 'M' of the cfg) of every conv of a VGG, in order."""
+    stage, stages = 0, []
+    for v in model.cfg:
+        if v == "M":
+            stage += 1
+        else:
+            stages.append(stage)
+    return stages
+
+
+def named_groups(model: nn.Module, names) -> list:
+    """The channel groups called ``names``, in network order; unknown names raise a UserError."""
+    groups = model.channel_groups()
+    unknown = sorted(set(names) - {g.name for g in groups})
+    if unknown:
+        raise UserError(f"{model.arch} has no channel group {unknown[0]!r}; "
+                        f"choose from {', '.join(g.name for g in groups)}")
+    return [g for g in groups if g.name in set(names)]
+
+
 def as_matrix(module: nn.Module) -> torch.Tensor:
     """The consumer's weight as ``[n, C, k]`` (a linear layer is a 1x1 conv on a 1x1 map)."""
     w = module.weight.detach()

@@ -49,10 +49,8 @@ import torch.nn as nn
 from tqdm import tqdm
 
 from common.errors import UserError
-from common.flops import count_flops
-from common.models import build_model
-from common.pruning.layerwise import (as_matrix, at_positions, draw_positions, patches, run_until,
-                                      set_from_matrix, solve_normal_equations, trace_layers)
+from common.pruning.layerwise import (arch_kind, as_matrix, at_positions, draw_positions, named_groups, patches,
+                                      run_until, set_from_matrix, solve_normal_equations, trace_layers, vgg_stages)
 from common.pruning.surgery import prune_channels
 
 DEFAULT_LOCATIONS = 10    # sampled positions per image, as the paper
@@ -199,51 +197,69 @@ def relative_error(x_patches, target, weight, bias=None) -> float:
 
 # ----------------------------------------------------------------------------- widths
 
-def plan_layers(model: nn.Module, layers: str = "paper") -> tuple[list, list]:
-    """The groups pruned, in order, and which of them are *deep* (keep ``deep_ratio`` x more)."""
-    groups = model.channel_groups()
-    if hasattr(model, "block_names"):            # CIFAR ResNet: every block's inner channels, uniformly
+def plan_layers(model: nn.Module, layers="paper") -> tuple[list, list]:
+    """The groups pruned, in order, and which of them are *deep* (keep ``deep_ratio`` x more):
+    ``"paper"`` (see the module docstring), ``"all"`` or a list of group names (none deep)."""
+    kind = arch_kind(model, "channel pruning by regression")
+    if not isinstance(layers, str):
+        groups = named_groups(model, layers)
         return groups, [False] * len(groups)
-    if not hasattr(model, "conv_names"):
-        raise UserError(f"channel pruning by regression has a layer plan for VGG and CIFAR ResNet models, "
-                        f"not {model.arch}")
-    stage, stage_of = 0, []
-    for v in model.cfg:
-        if v == "M":
-            stage += 1
-        else:
-            stage_of.append(stage)
-    last = stage_of[-1]
-    chosen = [(g, s) for g, s in zip(groups, stage_of) if layers == "all" or s < last]
+    groups = model.channel_groups()
+    if kind == "resnet":                       # every block's inner channels, uniformly
+        return groups, [False] * len(groups)
+    stages = vgg_stages(model)
+    last = stages[-1]
+    chosen = [(g, s) for g, s in zip(groups, stages) if layers == "all" or s < last]
     return [g for g, _ in chosen], [s >= last - 1 for _, s in chosen]
 
 
-def plan_widths(model: nn.Module, speedup: float, input_size, layers: str = "paper",
-                deep_ratio: float = 1.5) -> dict:
+@torch.no_grad()
+def layer_macs(model: nn.Module, input_size) -> dict:
+    """Multiply-accumulates of every Conv2d / Linear for one input (the ``common.flops`` convention)."""
+    macs, handles = {}, []
+    for name, m in model.named_modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            handles.append(m.register_forward_hook(
+                lambda mod, inp, out, _n=name: macs.__setitem__(_n, mod.weight.numel() * (out.numel() // out.shape[1]))))
+    was_training = model.training
+    model.eval()
+    try:
+        p = next(model.parameters())
+        model(torch.zeros(1, *input_size, device=p.device, dtype=p.dtype))
+    finally:
+        for h in handles:
+            h.remove()
+        model.train(was_training)
+    return macs
+
+
+def plan_widths(model: nn.Module, speedup: float, input_size, layers="paper", deep_ratio: float = 1.5) -> dict:
     """Kept channels per group so that FLOPs(pruned) <= FLOPs(model) / speedup, with the largest
-    such shallow fraction f (deep groups keep ``deep_ratio * f``)."""
+    such shallow fraction f (deep groups keep ``deep_ratio * f``). A layer's MACs scale with the
+    kept fraction of the group it produces times that of the group it reads."""
     if not speedup > 1.0:
         raise UserError(f"the target speed-up must be > 1, got {speedup}")
     groups, deep = plan_layers(model, layers)
+    macs = layer_macs(model, input_size)
 
     def widths(f):
         return {g.name: max(1, min(g.size, round(f * (deep_ratio if d else 1.0) * g.size)))
                 for g, d in zip(groups, deep)}
 
     def flops(f):
-        cfg = list(model.cfg)
+        scale, kept_of = dict.fromkeys(macs, 1.0), widths(f)
         for g in groups:
-            cfg[g.cfg_index] = widths(f)[g.name]
-        with torch.device("meta"):
-            m = build_model(model.arch, model.num_classes, model.in_channels, cfg)
-        return count_flops(m, input_size)
+            kept = kept_of[g.name] / g.size
+            for name in (g.producer, *g.consumers):
+                scale[name] *= kept
+        return sum(m * scale[name] for name, m in macs.items())
 
     target = flops(1.0) / speedup
     if flops(0.0) > target:
         raise UserError(f"a {speedup:g}x speed-up is out of reach pruning these layers of {model.arch} "
                         f"(at most {flops(1.0) / flops(0.0):.2f}x)")
     lo, hi = 0.0, 1.0
-    for _ in range(30):
+    for _ in range(40):
         mid = 0.5 * (lo + hi)
         lo, hi = (mid, hi) if flops(mid) <= target else (lo, mid)
     return widths(lo)
@@ -275,8 +291,8 @@ def regression_prune(model: nn.Module, batches, *, speedup=2.0, widths=None, lay
     ridge:     "auto" (penalty toward the original weights picked on held-out images) or a number (0 = plain
                least squares, the paper); see ``reconstruct``
     """
-    model = model.eval()
-    original = copy.deepcopy(model).eval()
+    original = model.eval()                      # left as it is: the targets come from it
+    model = copy.deepcopy(model)
     input_size = tuple(batches[0].shape[1:])
     if widths is None:
         widths = plan_widths(model, speedup, input_size, layers, deep_ratio)

@@ -27,6 +27,7 @@ conv of each residual block (Sec. 4.2: block outputs keep their width).
 
 from __future__ import annotations
 
+import copy
 import sys
 import time
 
@@ -35,8 +36,8 @@ import torch.nn as nn
 from tqdm import tqdm
 
 from common.errors import UserError
-from common.pruning.layerwise import (as_matrix, draw_positions, patches, run_until, set_from_matrix,
-                                      solve_normal_equations, trace_layers)
+from common.pruning.layerwise import (arch_kind, as_matrix, draw_positions, named_groups, patches, run_until,
+                                      set_from_matrix, solve_normal_equations, trace_layers, vgg_stages)
 from common.pruning.surgery import prune_channels
 
 DEFAULT_LOCATIONS = 10   # (channel, position) pairs per image, as the paper
@@ -99,26 +100,17 @@ def sample_gram(model: nn.Module, consumer: str, batches, per_image: int, positi
 
 # ----------------------------------------------------------------------------- the schedule
 
-def supported(model: nn.Module) -> bool:
-    return hasattr(model, "conv_names") or hasattr(model, "block_names")
-
-
-def plan_layers(model: nn.Module, layers: str = "paper") -> list:
-    """The channel groups ThiNet prunes, in order (see the module docstring)."""
+def plan_layers(model: nn.Module, layers="paper") -> list:
+    """The channel groups ThiNet prunes, in order: ``"paper"`` (see the module docstring), ``"all"``,
+    or a list of group names."""
+    kind = arch_kind(model, "ThiNet")
+    if not isinstance(layers, str):
+        return named_groups(model, layers)
     groups = model.channel_groups()
-    if hasattr(model, "block_names"):          # CIFAR ResNet: the inner conv of every block
+    if kind == "resnet" or layers == "all":    # ResNet groups are the blocks' inner convs already
         return groups
-    if not hasattr(model, "conv_names"):
-        raise UserError(f"ThiNet has a layer schedule for VGG and CIFAR ResNet models, not {model.arch}")
-    if layers == "all":
-        return groups
-    stage, stage_of = 0, []
-    for v in model.cfg:                        # VGG: drop the groups of the last stage
-        if v == "M":
-            stage += 1
-        else:
-            stage_of.append(stage)
-    return [g for g, s in zip(groups, stage_of) if s < stage_of[-1]]
+    stages = vgg_stages(model)                 # VGG: all but the last stage
+    return [g for g, s in zip(groups, stages) if s < stages[-1]]
 
 
 def keep_count(size: int, r: float) -> int:
@@ -135,7 +127,7 @@ def thinet_prune(model: nn.Module, batches, *, r=0.5, layers="paper", locations=
     locations: (filter, position) pairs per image; None = 10 (or all, where a layer has fewer)
     finetune:  ``callable(model) -> model`` run after each layer (the paper's short fine-tune), or None
     """
-    model.eval()
+    model = copy.deepcopy(model).eval()          # the caller's model is left as it is
     groups = plan_layers(model, layers)
     rates = list(r) if isinstance(r, (list, tuple)) else [r] * len(groups)
     if len(rates) != len(groups):
