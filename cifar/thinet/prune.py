@@ -10,7 +10,7 @@ from common.arms import prune_main
 from common.cli import non_negative_int, positive_float, positive_int
 from common.engine import Trainer, TrainConfig
 from common.pruning.layerwise import training_sample
-from common.pruning.thinet import thinet_prune
+from common.pruning.thinet import plan_layers, thinet_prune
 
 
 def rates(text):
@@ -43,6 +43,7 @@ def add_args(p):
 
 
 def prune(args, model, ckpt, loaders):
+    plan_layers(model, args.layers)                 # an arch without a ThiNet plan fails before any work
     device = next(model.parameters()).device
     seed = ckpt["meta"].get("seed", 0) if args.seed is None else args.seed
     batches = training_sample(args.dataset or ckpt["dataset"], args.data_dir, args.images, args.batch_size,
