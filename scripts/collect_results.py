@@ -65,6 +65,13 @@ def fmt_count(value, base, unit):
     return f"{scaled} (↓{100 * (1 - value / base):.1f}%)"
 
 
+def _baselines_of_pruned(pruned, key_acc):
+    """Baseline entries read off pruned runs (``top1_before``), for a method that prunes a baseline
+    trained under another method's folder (e.g. ThiNet and regression reuse the L1-norm baseline)."""
+    return [{key_acc: r["top1_before"], "params": r["base_params"], "flops": r["base_flops"]}
+            for r in pruned if r.get("top1_before") is not None and "base_params" in r]
+
+
 def build_table(rows, metric="best"):
     key_acc = "best_top1" if metric == "best" else "final_top1"
     baselines = defaultdict(list)     # (dataset, method, arch) -> results
@@ -88,7 +95,8 @@ def build_table(rows, metric="best"):
     for key in sorted(groups):
         dataset, method, arch, variant = key
         arm_results = dict(groups[key])
-        arm_results["baseline"] = baselines.get((dataset, method, arch), [])
+        arm_results["baseline"] = (baselines.get((dataset, method, arch))
+                                   or _baselines_of_pruned(arm_results.get("pruned", []), key_acc))
         cells = [dataset, arch, variant]
         for a in arms:
             cells.append(fmt_acc([r[key_acc] for r in arm_results.get(a, [])], usual_n))

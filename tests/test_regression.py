@@ -108,12 +108,15 @@ def _batches(n=3, size=40, seed=0):
     return [torch.randn(size, 1, 32, 32, generator=g) for _ in range(n)]
 
 
-def test_regression_keeps_all_channels_exactly_when_nothing_is_pruned_upstream():
+def test_regression_keeps_the_output_exactly_when_no_channel_is_removed():
     torch.manual_seed(0)
     model = build_model("vgg11", 10, 1, [6, "M", 6, "M", 6, 6, "M", 6, 6, "M", 6, 6]).eval()
     batches = _batches()
-    pruned, report = regression_prune(model, batches, widths={"features.0": 6}, ridge=0.0, log=lambda s: None)
-    assert report[0]["error_unpruned"] < 1e-10 and report[0]["error_after_ls"] < 1e-8
+    # the first conv group, and the last one, read by the linear head (which has a bias)
+    pruned, report = regression_prune(model, batches, widths={"features.0": 6, "features.25": 6}, ridge=0.0,
+                                      log=lambda s: None)
+    assert [row["consumer"] for row in report] == ["features.4", "classifier.0"]
+    assert all(row["error_unpruned"] < 1e-10 and row["error_after_ls"] < 1e-8 for row in report)
     with torch.no_grad():
         for x in batches:
             torch.testing.assert_close(pruned(x), model(x), rtol=1e-3, atol=1e-4)

@@ -49,10 +49,15 @@ def prune(args, model, ckpt, loaders):
     batches = training_sample(args.dataset or ckpt["dataset"], args.data_dir, args.images, args.batch_size,
                               seed, device)
 
+    done = []
+
     def finetune(m):  # ThiNet's short fine-tune between layers (momentum 0.9, wd 5e-4, constant lr)
         config = TrainConfig(epochs=1, lr=args.finetune_lr, weight_decay=5e-4, schedule="constant", progress=False)
         trainer = Trainer(m, loaders[0], loaders[1], config, run_dir=".", meta={}, device=device)
-        print(f"  fine-tuned {args.finetune_iters} steps, mean loss {trainer.train_steps(args.finetune_iters):.4f}")
+        trainer.epoch = len(done) * args.finetune_iters // len(loaders[0])   # fresh batches after every layer
+        loss = trainer.train_steps(args.finetune_iters)
+        done.append(loss)
+        print(f"  fine-tuned {args.finetune_iters} steps at lr {args.finetune_lr:g}, mean loss {loss:.4f}")
         return m
 
     r = args.r[0] if len(args.r) == 1 else args.r

@@ -219,16 +219,17 @@ def at_positions(y: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
 
 def solve_normal_equations(gram: torch.Tensor, rhs: torch.Tensor, ridge: float = 1e-7) -> torch.Tensor:
     """``argmin_w ||X w - y||^2`` from ``gram = X^T X`` and ``rhs = X^T y`` (``rhs`` may hold several
-    right-hand sides as columns). Solved in float64 by Cholesky, with ``ridge`` x the mean diagonal
-    added so that a dead input (an all-zero column, e.g. a channel ReLU never lets through) gets
-    weight 0 instead of making the system singular."""
+    right-hand sides as columns). Solved in float64 by Cholesky, each diagonal entry raised by ``ridge``
+    times itself (scale-free: columns may differ in scale by many decades) and all by 1e-12 of their
+    mean, so that a dead input (an all-zero column, e.g. a channel ReLU never lets through) gets weight
+    0 instead of making the system singular."""
     g = gram.double()
-    scale = g.diagonal().mean().clamp_min(1e-30)
-    g = g + ridge * scale * torch.eye(g.shape[0], dtype=g.dtype, device=g.device)
+    d = g.diagonal()
+    g = g + torch.diag(ridge * d + 1e-12 * float(d.mean().clamp_min(1e-30)))
     chol, info = torch.linalg.cholesky_ex(g)
-    r = rhs.double()
+    r = rhs.double() if rhs.dim() == 2 else rhs.double()[:, None]
     if int(info) == 0:
-        sol = torch.cholesky_solve(r if r.dim() == 2 else r[:, None], chol)
-    else:  # not positive definite even with the ridge: fall back to a least-norm solution
-        sol = torch.linalg.lstsq(g, r if r.dim() == 2 else r[:, None], driver="gelsd").solution
-    return (sol if r.dim() == 2 else sol[:, 0]).to(gram.dtype)
+        sol = torch.cholesky_solve(r, chol)
+    else:  # not positive definite even so: fall back to a least-norm solution
+        sol = torch.linalg.lstsq(g, r, driver="gelsd").solution
+    return (sol if rhs.dim() == 2 else sol[:, 0]).to(gram.dtype)

@@ -156,7 +156,7 @@ def reconstruct(x_patches: torch.Tensor, target: torch.Tensor, kept: torch.Tenso
     the last maps ``"plain"`` / ``"chosen"`` / ``"prior"`` to relative held-out errors (auto only)."""
     m, _, k = x_patches.shape
     design = x_patches[:, kept].reshape(m, -1)
-    w0 = prior.reshape(prior.shape[0], -1).T.to(design)                           # D x n
+    w0 = prior.detach().reshape(prior.shape[0], -1).T.to(design)                         # D x n
     if intercept:
         design = torch.cat([design, torch.ones(m, 1, dtype=design.dtype, device=design.device)], 1)
         w0 = torch.cat([w0, torch.zeros(1, w0.shape[1], dtype=w0.dtype, device=w0.device)])
@@ -319,8 +319,10 @@ def regression_prune(model: nn.Module, batches, *, speedup=2.0, widths=None, lay
     shortcut_orig = {n: [] for n in block_name}
     for b, x in enumerate(batches):
         got = run_until(original, x, inputs=list(block_name.values()), outputs=list(consumers.values()))
-        for n in names:
-            targets[n].append(at_positions(got[("out", consumers[n])], pos[n][b]).flatten(0, 1).float())
+        for n in names:    # outputs without the layer's own bias, if it has one
+            y = at_positions(got[("out", consumers[n])], pos[n][b]).flatten(0, 1).float()
+            bias = getattr(modules[consumers[n]], "bias", None)
+            targets[n].append(y if bias is None else y - bias.float())
             if n in block_name:
                 s = blocks[n].shortcut(got[("in", block_name[n])])
                 shortcut_orig[n].append(at_positions(s, pos[n][b]).flatten(0, 1).float())
@@ -361,9 +363,9 @@ def regression_prune(model: nn.Module, batches, *, speedup=2.0, widths=None, lay
                "error_after_ls": relative_error(xs[:, kept], y, w_new, bias),
                **{f"heldout_error_{k}": v for k, v in heldout.items()}}
         set_from_matrix(mod, kept, w_new)
-        if bias is not None:
+        if bias is not None:                     # the intercept: into the layer's bias, or the BN after it
             if getattr(mod, "bias", None) is not None:
-                mod.bias.copy_(bias)
+                mod.bias.add_(bias.to(mod.bias))
             else:
                 dict(model.named_modules())[bn].running_mean.sub_(bias.to(mod.weight))
         model = prune_channels(model, {name: kept}).to(mod.weight.device).eval()
