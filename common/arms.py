@@ -132,10 +132,13 @@ def baseline_main(method: str, *, arch: str, epochs=160, lr=0.1, batch_size=64, 
 
 # ----------------------------------------------------------------------------- prune
 
-def prune_main(method: str, *, prune_fn, add_args=None, description=None, accept_methods=(), argv=None):
+def prune_main(method: str, *, prune_fn, add_args=None, description=None, accept_methods=(), check_fn=None,
+               argv=None):
     """``prune_fn(args, model, ckpt, loaders) -> dict`` with keys ``model`` (the pruned model),
     ``variant`` (a short name for the run tag), ``report`` (JSON-able details) and optionally
-    ``mask``. The pruned checkpoint lands in ``<save>/pruned.pt`` with ``result.json``."""
+    ``mask``. The pruned checkpoint lands in ``<save>/pruned.pt`` with ``result.json``.
+    ``check_fn(args, model, input_size)``, if given, runs before any data is loaded: it raises a
+    ``UserError`` for flags that do not fit the model, so a bad flag costs no evaluation pass."""
     p = ArgumentParser(description=description or f"{method}: prune a trained model")
     p.add_argument("--checkpoint", required=True, help="the trained model to prune (checkpoint.pt / best.pt)")
     p.add_argument("--dataset", default=None, help="dataset (default: the checkpoint's)")
@@ -158,6 +161,8 @@ def prune_main(method: str, *, prune_fn, add_args=None, description=None, accept
         seed_everything(seed)
         device = resolve_device(args.device)
         model = model_from_checkpoint(ckpt).to(device)
+        if check_fn is not None:
+            check_fn(args, model, model_input_size(dataset))
         train, test, _ = make_loaders(dataset, args.data_dir, args.batch_size, args.test_batch_size,
                                       device=device, seed=seed)
         base_top1 = evaluate(model, test, device)[1]

@@ -10,7 +10,7 @@ import argparse
 from common.arms import model_input_size, prune_main
 from common.cli import positive_float, positive_int
 from common.pruning.layerwise import training_sample
-from common.pruning.regression import LASSO_ROWS, plan_widths, regression_prune
+from common.pruning.regression import LASSO_ROWS, check_locations, plan_widths, regression_prune
 
 
 def speedup(text):
@@ -55,6 +55,11 @@ def add_args(p):
                         "auto = chosen on held-out sample images (default), 0 = the paper's plain least squares")
 
 
+def check(args, model, input_size):
+    check_locations(model, plan_widths(model, args.speedup, input_size, args.layers, args.deep_ratio),
+                    args.locations, input_size)
+
+
 def prune(args, model, ckpt, loaders):
     device = next(model.parameters()).device
     dataset = args.dataset or ckpt["dataset"]
@@ -70,4 +75,4 @@ def prune(args, model, ckpt, loaders):
 
 
 if __name__ == "__main__":
-    prune_main("regression", prune_fn=prune, add_args=add_args, accept_methods=("l1-norm", "thinet"))
+    prune_main("regression", prune_fn=prune, add_args=add_args, check_fn=check, accept_methods=("l1-norm", "thinet"))

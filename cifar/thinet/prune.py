@@ -10,7 +10,7 @@ from common.arms import prune_main
 from common.cli import non_negative_int, positive_float, positive_int
 from common.engine import Trainer, TrainConfig
 from common.pruning.layerwise import training_sample
-from common.pruning.thinet import plan_layers, thinet_prune
+from common.pruning.thinet import thinet_plan, thinet_prune
 
 
 def rates(text):
@@ -42,8 +42,11 @@ def add_args(p):
     p.add_argument("--finetune-lr", type=positive_float, default=1e-3, help="lr of those steps (paper 1e-3)")
 
 
+def check(args, model, input_size):
+    thinet_plan(model, args.r[0] if len(args.r) == 1 else args.r, args.layers, args.locations, input_size)
+
+
 def prune(args, model, ckpt, loaders):
-    plan_layers(model, args.layers)                 # an arch without a ThiNet plan fails before any work
     device = next(model.parameters()).device
     seed = ckpt["meta"].get("seed", 0) if args.seed is None else args.seed
     batches = training_sample(args.dataset or ckpt["dataset"], args.data_dir, args.images, args.batch_size,
@@ -70,4 +73,4 @@ def prune(args, model, ckpt, loaders):
 
 
 if __name__ == "__main__":
-    prune_main("thinet", prune_fn=prune, add_args=add_args, accept_methods=("l1-norm", "regression"))
+    prune_main("thinet", prune_fn=prune, add_args=add_args, check_fn=check, accept_methods=("l1-norm", "regression"))

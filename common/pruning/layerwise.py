@@ -231,5 +231,5 @@ def solve_normal_equations(gram: torch.Tensor, rhs: torch.Tensor, ridge: float =
     if int(info) == 0:
         sol = torch.cholesky_solve(r, chol)
     else:  # not positive definite even so: fall back to a least-norm solution
-        sol = torch.linalg.lstsq(g, r, driver="gelsd").solution
+        sol = torch.linalg.lstsq(g, r, driver="gelsd" if g.device.type == "cpu" else None).solution
     return (sol if rhs.dim() == 2 else sol[:, 0]).to(gram.dtype)

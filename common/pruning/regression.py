@@ -267,6 +267,21 @@ def plan_widths(model: nn.Module, speedup: float, input_size, layers="paper", de
 
 # ----------------------------------------------------------------------------- the whole model
 
+def check_locations(model: nn.Module, widths: dict, locations, input_size) -> tuple[dict, dict]:
+    """The consumer of each group in ``widths`` (network order) and ``trace_layers`` of them; more
+    ``locations`` per image than a consumer's output map has positions is an error."""
+    groups = {g.name: g for g in model.channel_groups()}
+    consumers = {name: groups[name].consumers[0] for name in groups if name in widths}
+    shapes = trace_layers(model, list(consumers.values()), input_size)
+    for name in consumers.values():
+        positions = shapes[name]["positions"]
+        if locations is not None and locations > positions:
+            h, w = shapes[name]["hw"]
+            raise UserError(f"--locations {locations} is more than the {positions} output positions ({h}x{w}) "
+                            f"per image of layer {name}")
+    return consumers, shapes
+
+
 def _residual_block(modules: dict, consumer: str):
     """The residual block whose branch ends in ``consumer`` (conv2 -> bn2 -> + shortcut(x)), or None."""
     block = modules.get(consumer.rpartition(".")[0])
@@ -296,17 +311,9 @@ def regression_prune(model: nn.Module, batches, *, speedup=2.0, widths=None, lay
     input_size = tuple(batches[0].shape[1:])
     if widths is None:
         widths = plan_widths(model, speedup, input_size, layers, deep_ratio)
-    groups = {g.name: g for g in model.channel_groups()}
-    names = [name for name in groups if name in widths]               # network order
-    consumers = {name: groups[name].consumers[0] for name in names}
-    shapes = trace_layers(model, list(consumers.values()), input_size)
+    consumers, shapes = check_locations(model, widths, locations, input_size)
+    names = list(consumers)
     modules = dict(original.named_modules())
-    for name in names:
-        positions = shapes[consumers[name]]["positions"]
-        if locations is not None and locations > positions:
-            h, w = shapes[consumers[name]]["hw"]
-            raise UserError(f"--locations {locations} is more than the {positions} output positions ({h}x{w}) "
-                            f"per image of layer {consumers[name]}")
     blocks = {name: _residual_block(modules, consumers[name]) for name in names}
 
     # positions per layer and image, drawn once; targets from one pass of the original network

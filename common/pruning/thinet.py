@@ -118,6 +118,31 @@ def keep_count(size: int, r: float) -> int:
     return max(1, int(size * r))
 
 
+def thinet_plan(model: nn.Module, r=0.5, layers="paper", locations=None, input_size=(3, 32, 32)) -> list:
+    """Check the flags against ``model`` and return, per pruned layer in order, ``(group, consumer,
+    rate, output positions of the consumer, (filter, position) pairs per image)``."""
+    groups = plan_layers(model, layers)
+    rates = list(r) if isinstance(r, (list, tuple)) else [r] * len(groups)
+    if len(rates) != len(groups):
+        raise UserError(f"{len(rates)} compression rates given for the {len(groups)} layers ThiNet prunes "
+                        f"in {model.arch}")
+    for rate in rates:
+        if not 0.0 < rate < 1.0:
+            raise UserError(f"compression rate r (the fraction of channels kept) must lie in (0, 1), got {rate}")
+    consumers = [g.consumers[0] for g in groups]
+    shapes = trace_layers(model, consumers, input_size)
+    modules = dict(model.named_modules())
+    plan = []
+    for group, name, rate in zip(groups, consumers, rates):
+        positions = shapes[name]["positions"]
+        pairs = positions * as_matrix(modules[name]).shape[0]
+        if locations is not None and locations > pairs:
+            raise UserError(f"--locations {locations} is more than the {pairs} (filter, position) pairs "
+                            f"per image that layer {name} has")
+        plan.append((group, name, rate, positions, pairs))
+    return plan
+
+
 def thinet_prune(model: nn.Module, batches, *, r=0.5, layers="paper", locations=None, seed=0,
                  finetune=None, log=tqdm.write) -> tuple[nn.Module, list]:
     """Prune ``model`` layer by layer with ThiNet. Returns ``(pruned_model, per-layer report)``.
@@ -128,31 +153,16 @@ def thinet_prune(model: nn.Module, batches, *, r=0.5, layers="paper", locations=
     finetune:  ``callable(model) -> model`` run after each layer (the paper's short fine-tune), or None
     """
     model = copy.deepcopy(model).eval()          # the caller's model is left as it is
-    groups = plan_layers(model, layers)
-    rates = list(r) if isinstance(r, (list, tuple)) else [r] * len(groups)
-    if len(rates) != len(groups):
-        raise UserError(f"{len(rates)} compression rates given for the {len(groups)} layers ThiNet prunes "
-                        f"in {model.arch}")
-    for rate in rates:
-        if not 0.0 < rate < 1.0:
-            raise UserError(f"compression rate r (the fraction of channels kept) must lie in (0, 1), got {rate}")
-    consumers = [g.consumers[0] for g in groups]
-    shapes = trace_layers(model, consumers, tuple(batches[0].shape[1:]))
-    modules = dict(model.named_modules())
-    pairs = {name: shapes[name]["positions"] * as_matrix(modules[name]).shape[0] for name in consumers}
-    for name in consumers:
-        if locations is not None and locations > pairs[name]:
-            raise UserError(f"--locations {locations} is more than the {pairs[name]} (filter, position) pairs "
-                            f"per image that layer {name} has")
+    plan = thinet_plan(model, r, layers, locations, tuple(batches[0].shape[1:]))
     n_images = sum(x.shape[0] for x in batches)
     generator = torch.Generator().manual_seed(seed)
     report = []
-    for group, consumer, rate in tqdm(list(zip(groups, consumers, rates)), desc="thinet", leave=False,
-                                      dynamic_ncols=True, disable=not sys.stderr.isatty()):
+    for group, consumer, rate, positions, pairs in tqdm(plan, desc="thinet", leave=False, dynamic_ncols=True,
+                                                         disable=not sys.stderr.isatty()):
         t0 = time.perf_counter()
         module = dict(model.named_modules())[consumer]
-        per_image = locations or min(DEFAULT_LOCATIONS, pairs[consumer])
-        gram = sample_gram(model, consumer, batches, per_image, shapes[consumer]["positions"], generator)
+        per_image = locations or min(DEFAULT_LOCATIONS, pairs)
+        gram = sample_gram(model, consumer, batches, per_image, positions, generator)
         size = gram.shape[0]
         keep = keep_count(size, rate)
         kept = greedy_removal(gram, keep)
