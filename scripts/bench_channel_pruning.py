@@ -4,8 +4,9 @@
 Writes a CIFAR-10 of random images in the real on-disk format (50,000 train / 10,000 test by
 default) and a VGG-16 (``vgg16_mlp``) baseline checkpoint, then runs each method's ``prune.py``
 with its default sample counts (1,000 images, 10 locations per image) in a fresh process and
-prints: wall time of the whole command (data loading, the two test-set evaluations, pruning,
-saving), time of the layer-by-layer pruning alone, and the process's peak resident memory.
+prints: wall time of the whole command (data loading, the test-set evaluations before and after,
+pruning, saving), the method's own time (reading the sample images, then sampling, selecting and
+least squares layer by layer) and the process's peak resident memory.
 
     python scripts/bench_channel_pruning.py [--methods thinet regression] [--threads N]
                                             [--train-images 50000] [--test-images 10000] [--keep DIR]

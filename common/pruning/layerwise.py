@@ -219,17 +219,21 @@ def at_positions(y: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
 
 def solve_normal_equations(gram: torch.Tensor, rhs: torch.Tensor, ridge: float = 1e-7) -> torch.Tensor:
     """``argmin_w ||X w - y||^2`` from ``gram = X^T X`` and ``rhs = X^T y`` (``rhs`` may hold several
-    right-hand sides as columns). Solved in float64 by Cholesky, each diagonal entry raised by ``ridge``
-    times itself (scale-free: columns may differ in scale by many decades) and all by 1e-12 of their
-    mean, so that a dead input (an all-zero column, e.g. a channel ReLU never lets through) gets weight
-    0 instead of making the system singular."""
+    right-hand sides as columns), in float64 by Cholesky. Each diagonal entry is raised by ``ridge``
+    times itself (scale-free: columns may differ in scale by decades) and all by 1e-12 of their mean,
+    so that a dead input (an all-zero column, e.g. a channel ReLU never lets through) gets weight 0
+    instead of making the system singular; where rounding still leaves the matrix indefinite (fewer
+    samples than unknowns), the ridge is raised tenfold until Cholesky succeeds."""
     g = gram.double()
-    d = g.diagonal()
-    g = g + torch.diag(ridge * d + 1e-12 * float(d.mean().clamp_min(1e-30)))
-    chol, info = torch.linalg.cholesky_ex(g)
+    d = g.diagonal().clone()
     r = rhs.double() if rhs.dim() == 2 else rhs.double()[:, None]
-    if int(info) == 0:
-        sol = torch.cholesky_solve(r, chol)
-    else:  # not positive definite even so: fall back to a least-norm solution
+    floor = 1e-12 * float(d.mean().clamp_min(1e-30))
+    for _ in range(6):
+        chol, info = torch.linalg.cholesky_ex(g + torch.diag(ridge * d + floor))
+        if int(info) == 0:
+            sol = torch.cholesky_solve(r, chol)
+            break
+        ridge, floor = ridge * 10, floor * 10
+    else:  # give up on Cholesky: a least-norm solution
         sol = torch.linalg.lstsq(g, r, driver="gelsd" if g.device.type == "cpu" else None).solution
     return (sol if rhs.dim() == 2 else sol[:, 0]).to(gram.dtype)
