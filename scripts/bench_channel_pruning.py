@@ -104,7 +104,7 @@ def main(argv=None):
         print("\n".join(line for line in r.stdout.splitlines() if "->" in line or "FLOPs" in line))
         rows.append((method, wall, result["report"]["seconds"], rss / 2**20, len(layers),
                      sum(row["samples"] for row in layers) // len(layers), result["flops_reduction"]))
-    print("\n| method | prune.py wall (s) | layer-wise pruning (s) | peak RSS (GiB) | layers | samples/layer "
+    print("\n| method | prune.py wall (s) | of which pruning (s) | peak RSS (GiB) | layers | samples/layer "
           "| FLOPs reduction |")
     print("|---|---|---|---|---|---|---|")
     for method, wall, prune_s, rss, n, samples, red in rows:

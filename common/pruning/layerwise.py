@@ -229,7 +229,9 @@ def solve_normal_equations(gram: torch.Tensor, rhs: torch.Tensor, ridge: float =
     r = rhs.double() if rhs.dim() == 2 else rhs.double()[:, None]
     floor = 1e-12 * float(d.mean().clamp_min(1e-30))
     for _ in range(6):
-        chol, info = torch.linalg.cholesky_ex(g + torch.diag(ridge * d + floor))
+        a = g.clone()
+        a.diagonal().add_(ridge * d + floor)
+        chol, info = torch.linalg.cholesky_ex(a)
         if int(info) == 0:
             sol = torch.cholesky_solve(r, chol)
             break

@@ -16,9 +16,13 @@ solved in two steps (Sec. 3.1):
     ``c'`` largest ``|beta|`` at the largest penalty leaving at least ``c'`` (the original
     code bisects until the count lies in ``[c', 1.1 c']``). Solved on a random subset of rows
     (the code's 400) by FISTA on the Gram matrix ``Z^T Z``, warm-started along the bisection.
-  * **reconstruction** (Eq. 4, beta fixed): ordinary least squares of ``Y`` on the kept
-    patches, ``W' = argmin ||Y - X_K W'^T||^2``, with an intercept (folded into the following
-    BatchNorm's running mean, or the layer's bias) as the code refits the bias.
+  * **reconstruction** (Eq. 4, beta fixed): least squares of ``Y`` on the kept patches,
+    ``W' = argmin ||Y - X_K W'^T||^2``, with an intercept (folded into the following BatchNorm's
+    running mean, or the layer's bias) as the code refits the bias. Ours adds a ridge
+    ``lambda ||W' - W_K||^2`` toward the layer's own weights, lambda picked on held-out sample
+    images (0 = the paper's least squares, chosen where samples are plentiful): CIFAR's 2x2 and
+    4x4 maps give few positions per image, and plain least squares then fits the samples but
+    not unseen images (``reconstruct``).
 
 Whole model (Sec. 3.2): layers are pruned in sequence; the inputs ``X`` come from the network
 *as pruned so far* and the targets ``Y`` from the *original* network, so the error that
@@ -166,9 +170,13 @@ def reconstruct(x_patches: torch.Tensor, target: torch.Tensor, kept: torch.Tenso
     gram, rhs = design.T @ design, design.T @ target
     scale = float(gram.diagonal()[:w0.shape[0] - intercept].double().mean().clamp_min(1e-30))
 
+    w0_64 = w0.double()
+
     def solve(g, r, lam):
         pen = (lam * scale) * penalised
-        return solve_normal_equations(g.double() + torch.diag(pen), r.double() + pen[:, None] * w0.double())
+        g = g.double().clone()
+        g.diagonal().add_(pen)
+        return solve_normal_equations(g, r.double() + pen[:, None] * w0_64)
 
     heldout = {}
     if ridge == "auto":
