@@ -82,7 +82,8 @@ def _run(script, *args, env_extra=None, code=None):
 def test_thinet_entry_points_end_to_end(trained, tmp_path):
     _, ckpt, _, _ = trained
     out = tmp_path / "thinet"
-    r = _run("cifar/thinet/prune.py", "--checkpoint", str(ckpt), "--images", "100", "--save", str(out))
+    r = _run("cifar/thinet/prune.py", "--checkpoint", str(ckpt), "--images", "100", "--finetune-iters", "2",
+             "--save", str(out))
     assert r.returncode == 0, r.stderr
     result = json.loads((out / "result.json").read_text())
     assert result["method"] == "thinet" and result["variant"] == "r0.5" and result["cfg"] == HALVED
@@ -90,6 +91,7 @@ def test_thinet_entry_points_end_to_end(trained, tmp_path):
     assert [row["kept"] for row in layers] == [4, 4, 8, 8, 16, 16, 16, 32, 32, 32]
     assert all(row["error_after_ls"] <= row["error_before_ls"] + 1e-9 and row["seconds"] > 0 for row in layers)
     assert "kept    4/8" in r.stdout and "after least squares" in r.stdout
+    assert r.stdout.count("fine-tuned 2 steps at lr 0.001") == 10 and result["report"]["finetune_iters"] == 2
     ft = tmp_path / "ft"
     r = _run("cifar/thinet/main_finetune.py", "--checkpoint", str(out / "pruned.pt"), "--epochs", "1",
              "--subset", "256", "--no-progress", "--save", str(ft))

@@ -155,6 +155,28 @@ def test_thinet_on_a_resnet_prunes_only_inner_channels():
     assert pruned(torch.randn(2, 1, 32, 32)).shape == (2, 10)
 
 
+def test_finetune_between_layers_trains_the_asked_steps_through_the_engine(tmp_path):
+    from common.data import DeviceLoader
+    from common.engine import Trainer, TrainConfig
+
+    torch.manual_seed(0)
+    model = build_model("vgg11", 10, 1, TINY_VGG11).eval()
+    images = (torch.rand(100, 1, 32, 32) * 255).to(torch.uint8)
+    train = DeviceLoader(images, torch.arange(100) % 10, 32, (0.5,), (0.25,), train=True)   # 4 steps an epoch
+    steps = []
+
+    def finetune(m):
+        before = m.features[0].weight.clone()
+        trainer = Trainer(m, train, train, TrainConfig(epochs=1, lr=0.01, progress=False), tmp_path, meta={})
+        trainer.train_steps(6)
+        steps.append((trainer.step, trainer.epoch, not torch.equal(before, m.features[0].weight)))
+        return m
+
+    thinet_prune(model, _batches(n=1, size=10), r=0.5, layers=["features.0", "features.4"], finetune=finetune,
+                 log=lambda s: None)
+    assert steps == [(6, 2, True), (6, 2, True)]           # 6 steps = one epoch of 4 and 2 of the next
+
+
 def test_thinet_bad_input():
     model = build_model("vgg11", 10, 1, TINY_VGG11).eval()
     batches = _batches(n=1, size=2)
