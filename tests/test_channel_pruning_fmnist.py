@@ -128,7 +128,8 @@ register_arch("tiny_mlp", "cifar", Tiny, lambda: [1], lambda cfg: None)
 if len(sys.argv) > 2 and sys.argv[1] == "--make":
     from common.checkpoint import make_checkpoint, save_checkpoint
     from common.models import build_model
-    save_checkpoint(make_checkpoint(build_model("tiny_mlp", 10, 1), "fashion-mnist", "l1-norm", "baseline"), sys.argv[2])
+    model = build_model("tiny_mlp", 10, 1)
+    save_checkpoint(make_checkpoint(model, "fashion-mnist", "l1-norm", "baseline"), sys.argv[2])
 else:
     script = sys.argv[1]; sys.argv = sys.argv[1:]
     runpy.run_path(script, run_name="__main__")
@@ -142,7 +143,8 @@ else:
     ("cifar/regression/prune.py", ["--speedup", "0.5"], "the target speed-up must be > 1"),
     ("cifar/thinet/prune.py", ["--locations", "5000"],
      "--locations 5000 is more than the 4096 (filter, position) pairs per image that layer features.7 has"),
-    ("cifar/regression/prune.py", ["--locations", "5"], "more than the 4 output positions (2x2) per image of layer features.34"),
+    ("cifar/regression/prune.py", ["--locations", "5"],
+     "more than the 4 output positions (2x2) per image of layer features.34"),
     ("cifar/regression/prune.py", ["--speedup", "100"], "a 100x speed-up is out of reach"),
     ("cifar/thinet/prune.py", ["--r", "0.5,0.5"], "2 compression rates given for the 10 layers"),
 ])

@@ -225,10 +225,15 @@ def plan_layers(model: nn.Module, layers="paper") -> tuple[list, list]:
 def layer_macs(model: nn.Module, input_size) -> dict:
     """Multiply-accumulates of every Conv2d / Linear for one input (the ``common.flops`` convention)."""
     macs, handles = {}, []
+
+    def hook(name):
+        def record(mod, inp, out):   # one weight use per output position (Li et al.'s count)
+            macs[name] = mod.weight.numel() * (out.numel() // out.shape[1])
+        return record
+
     for name, m in model.named_modules():
         if isinstance(m, (nn.Conv2d, nn.Linear)):
-            handles.append(m.register_forward_hook(
-                lambda mod, inp, out, _n=name: macs.__setitem__(_n, mod.weight.numel() * (out.numel() // out.shape[1]))))
+            handles.append(m.register_forward_hook(hook(name)))
     was_training = model.training
     model.eval()
     try:
@@ -305,7 +310,8 @@ def _bn_scale(bn: nn.Module) -> torch.Tensor:
 
 @torch.no_grad()
 def regression_prune(model: nn.Module, batches, *, speedup=2.0, widths=None, layers="paper", deep_ratio=1.5,
-                     locations=None, lasso_rows=LASSO_ROWS, ridge="auto", seed=0, log=tqdm.write) -> tuple[nn.Module, list]:
+                     locations=None, lasso_rows=LASSO_ROWS, ridge="auto", seed=0,
+                     log=tqdm.write) -> tuple[nn.Module, list]:
     """Prune ``model`` layer by layer (LASSO selection + least squares). Returns ``(pruned, report)``.
 
     batches:   list of normalised input batches (the sampled training images)
