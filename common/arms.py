@@ -148,11 +148,13 @@ def baseline_main(method: str, *, arch: str, epochs=160, lr=0.1, batch_size=64, 
 # ----------------------------------------------------------------------------- prune
 
 def prune_main(method: str, *, prune_fn, add_args=None, description=None, accept_methods=(), prepare_fn=None,
-               argv=None):
+               check_fn=None, argv=None):
     """``prune_fn(args, model, ckpt, loaders) -> dict`` with keys ``model`` (the pruned model),
     ``variant`` (a short name for the run tag), ``report`` (JSON-able details) and optionally
     ``mask``. The pruned checkpoint lands in ``<save>/pruned.pt`` with ``result.json``.
-    ``prepare_fn(args, model, ckpt)``, if given, runs first (before the unpruned model is
+    ``check_fn(args, model, input_size)``, if given, runs before any data is loaded: it raises a
+    ``UserError`` for flags that do not fit the model, so a bad flag costs no evaluation pass.
+    ``prepare_fn(args, model, ckpt)``, if given, runs next (before the unpruned model is
     evaluated): checks on the checkpoint, or folding a method's training state into the model."""
     p = ArgumentParser(description=description or f"{method}: prune a trained model")
     p.add_argument("--checkpoint", required=True, help="the trained model to prune (checkpoint.pt / best.pt)")
@@ -179,6 +181,8 @@ def prune_main(method: str, *, prune_fn, add_args=None, description=None, accept
         seed_everything(seed)
         device = resolve_device(args.device)
         model = model_from_checkpoint(ckpt)
+        if check_fn is not None:
+            check_fn(args, model, model_input_size(dataset))
         if prepare_fn is not None:
             prepare_fn(args, model, ckpt)
         model.to(device)

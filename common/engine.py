@@ -291,15 +291,16 @@ class Trainer:
         return evaluate(self.forward, loader or self.test_loader, self.device, self.config.amp)
 
     # -- training ------------------------------------------------------------
-    def _train_epoch(self, epoch):
+    def _train_epoch(self, epoch, max_steps=None):
         model, opt, loader = self.model, self.optimizer, self.train_loader
         model.train()
         loader.set_epoch(epoch)
         ipe = len(loader)
+        steps = ipe if max_steps is None else min(ipe, max_steps)
         loss_sum = torch.zeros((), device=self.device)
         correct = torch.zeros((), device=self.device, dtype=torch.long)
         seen, t0 = 0, time.perf_counter()
-        bar = tqdm(loader, total=ipe, desc=f"epoch {epoch + 1}/{self.config.epochs}", leave=False,
+        bar = tqdm(loader, total=steps, desc=f"epoch {epoch + 1}/{self.config.epochs}", leave=False,
                    disable=not self.config.progress, dynamic_ncols=True, mininterval=0.5)
         for i, (x, y) in enumerate(bar):
             self.lr = self.lr_fn(self.step, ipe)
@@ -323,15 +324,27 @@ class Trainer:
             correct += (out.detach().argmax(1) == y).sum()
             seen += y.numel()
             self.step += 1
-            if (i + 1) % self.config.log_every == 0 or i + 1 == ipe:
+            if (i + 1) % self.config.log_every == 0 or i + 1 == steps:
                 mean_loss = loss_sum.item() / seen
                 self._check_finite(mean_loss, epoch, i)
                 rate = seen / (time.perf_counter() - t0)
                 bar.set_postfix(loss=f"{mean_loss:.3f}", acc=f"{100.0 * correct.item() / seen:.1f}",
                                 img_s=f"{rate:.0f}", lr=f"{self.lr:.2g}")
+            if i + 1 == steps:
+                break
         bar.close()
         seconds = time.perf_counter() - t0
         return loss_sum.item() / max(seen, 1), 100.0 * correct.item() / max(seen, 1), seen / max(seconds, 1e-9), seconds
+
+    def train_steps(self, steps: int) -> float:
+        """Train ``steps`` iterations with no evaluation, checkpoint or result file (e.g. a short
+        fine-tune between the layers of a layer-wise pruning method); returns the mean loss."""
+        done, total = 0, 0.0
+        while done < steps:
+            n = min(steps - done, len(self.train_loader))
+            loss = self._train_epoch(self.epoch, max_steps=n)[0]
+            total, done, self.epoch = total + loss * n, done + n, self.epoch + 1
+        return total / max(steps, 1)
 
     def _check_finite(self, value, epoch, i):
         if not math.isfinite(value):

@@ -95,6 +95,13 @@ def fmt_value(values, name=""):
     return f"{int(m):,}" if float(m).is_integer() else f"{m:.4g}"
 
 
+def _baselines_of_pruned(pruned, key_acc):
+    """Baseline entries read off pruned runs (``top1_before``), for a method that prunes a baseline
+    trained under another method's folder (e.g. ThiNet and regression reuse the L1-norm baseline)."""
+    return [{key_acc: r["top1_before"], "params": r["base_params"], "flops": r["base_flops"]}
+            for r in pruned if r.get("top1_before") is not None and "base_params" in r]
+
+
 def build_table(rows, metric="best", columns=()):
     key_acc = "best_top1" if metric == "best" else "final_top1"
     # runs without a variant (the baseline, or a method's own training run such as slimming's
@@ -134,7 +141,8 @@ def build_table(rows, metric="best", columns=()):
         candidates = per_arch.get((dataset, method, arch), {}).get("baseline", [])
         row_epochs = {r.get("epochs") for a, rs in groups[key].items() for r in rs}
         arm_results["baseline"] = (list(own_base[key].values())
-                                   or [b for b in candidates if b.get("epochs") in row_epochs] or candidates)
+                                   or [b for b in candidates if b.get("epochs") in row_epochs] or candidates
+                                   or _baselines_of_pruned(groups[key].get("pruned", []), key_acc))
         cells = [dataset, arch, variant]
         for a in arms:
             cells.append(fmt_acc([r[key_acc] for r in arm_results.get(a, [])], usual_n))

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Channel pruning by LASSO regression + least squares (He et al. 2017) on CIFAR, in the comparison
+# of "Rethinking the Value of Network Pruning": baseline / pruned / fine-tuned / Scratch-E / Scratch-B,
+# mean ± std over seeds.
+#
+#   scripts/cifar/regression.sh [--dataset cifar10] [--archs "vgg16_mlp resnet56"] [--speedups "2"]
+#                               [--seeds 5] [--epochs 160] [--ft-epochs 40] [--images 1000]
+#                               [--subset N] [--cfg JSON] [--runs runs] [--data-dir data]
+#                               [-- extra training flags]
+#
+# --speedups: target FLOPs reductions, one variant each (the paper's VGG-16 results: 2, 4, 5).
+# The baseline is the L1-norm one (same recipe, runs/<dataset>/l1-norm/<arch>/baseline/seed<k>),
+# trained here if missing and shared with scripts/cifar/l1-norm.sh. Finished steps are skipped, interrupted ones resumed.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+source scripts/lib.sh
+
+dataset=cifar10; archs="vgg16_mlp resnet56"; speedups="2"; seeds=5; epochs=160; ft_epochs=40; images=1000
+subset=(); cfg=(); runs=runs; data_dir=data; extra=()
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --dataset) dataset=$2; shift 2 ;;
+    --archs) archs=$2; shift 2 ;;
+    --speedups) speedups=$2; shift 2 ;;
+    --seeds) seeds=$2; shift 2 ;;
+    --epochs) epochs=$2; shift 2 ;;
+    --ft-epochs) ft_epochs=$2; shift 2 ;;
+    --images) images=$2; shift 2 ;;
+    --subset) subset=(--subset "$2"); shift 2 ;;
+    --cfg) cfg=(--cfg "$2"); shift 2 ;;
+    --runs) runs=$2; shift 2 ;;
+    --data-dir) data_dir=$2; shift 2 ;;
+    --) shift; extra=("$@"); break ;;
+    *) echo "regression.sh: unknown option $1" >&2; exit 2 ;;
+  esac
+done
+
+M=cifar/regression
+common=(--dataset "$dataset" --data-dir "$data_dir" "${subset[@]}" "${extra[@]}")
+for seed in $(seq 1 "$seeds"); do
+  for arch in $archs; do
+    base=$runs/$dataset/l1-norm/$arch/baseline/seed$seed
+    run_step "$base" python cifar/l1-norm/main.py --arch "$arch" "${cfg[@]}" --seed "$seed" --epochs "$epochs" "${common[@]}"
+    root=$runs/$dataset/regression/$arch
+    for s in $speedups; do
+      tag=${s}x-seed$seed
+      prune_step "$root/pruned/$tag" python $M/prune.py --checkpoint "$base/checkpoint.pt" --speedup "$s" \
+        --images "$images" --data-dir "$data_dir"
+      pruned=$root/pruned/$tag/pruned.pt
+      run_step "$root/finetune/$tag" python $M/main_finetune.py --checkpoint "$pruned" --epochs "$ft_epochs" "${common[@]}"
+      run_step "$root/scratch-E/$tag" python $M/main_scratch.py --checkpoint "$pruned" --budget E --epochs "$epochs" "${common[@]}"
+      run_step "$root/scratch-B/$tag" python $M/main_scratch.py --checkpoint "$pruned" --budget B --epochs "$epochs" "${common[@]}"
+    done
+  done
+done
+
+python scripts/collect_results.py "$runs" --method regression --dataset "$dataset" --out "$runs/$dataset/regression/table.md"
