@@ -11,15 +11,6 @@ from common.pruning.regression import (lasso, lasso_problem, plan_widths, recons
                                        select_channels)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """These tensors are small: one thread is as fast alone, and far faster on a shared CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _planted(scales, seed=0, rows=3000, support=(2, 5, 11, 17, 20), noise=1e-2):
     """Correlated columns ``Z`` with the given scales, ``y = Z beta + noise``, beta supported on ``support``."""
     g = torch.Generator().manual_seed(seed)

@@ -14,15 +14,6 @@ from common.pruning.thinet import (contribution_gram, greedy_removal, keep_count
 TINY_VGG11 = [6, "M", 6, "M", 6, 6, "M", 6, 6, "M", 6, 6]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """These tensors are small: one thread is as fast alone, and far faster on a shared CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _batches(n=4, size=50, channels=1, seed=0):
     g = torch.Generator().manual_seed(seed)
     return [torch.randn(size, channels, 32, 32, generator=g) for _ in range(n)]
