@@ -48,52 +48,28 @@ def parse_cfg(text):
     return cfg
 
 
-def non_negative_int(text):
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {v}")
-    return v
+def number_type(cast, ok, requirement: str):
+    """An argparse type: ``cast(text)`` that must satisfy ``ok(value)``; a bad value gives
+    ``"<requirement>, got <value>"`` (e.g. ``number_type(float, lambda v: v > 0, "must be > 0")``)."""
+    kind = "an integer" if cast is int else "a number"
+
+    def parse(text):
+        try:
+            value = cast(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {kind}, got {text!r}") from None
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"{requirement}, got {value:g}")
+        return value
+
+    return parse
 
 
-def positive_int(text):
-    v = non_negative_int(text)
-    if v == 0:
-        raise argparse.ArgumentTypeError("must be >= 1, got 0")
-    return v
-
-
-def positive_float(text):
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not v > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {v}")
-    return v
-
-
-def non_negative_float(text):
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not v >= 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {v}")
-    return v
-
-
-def fraction(text):
-    """A ratio in [0, 1)."""
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
-    if not 0.0 <= v < 1.0:
-        raise argparse.ArgumentTypeError(f"must lie in [0, 1), got {v}")
-    return v
+non_negative_int = number_type(int, lambda v: v >= 0, "must be >= 0")
+positive_int = number_type(int, lambda v: v >= 1, "must be >= 1")
+positive_float = number_type(float, lambda v: v > 0, "must be > 0")
+non_negative_float = number_type(float, lambda v: v >= 0, "must be >= 0")
+fraction = number_type(float, lambda v: 0.0 <= v < 1.0, "must lie in [0, 1)")   # a ratio in [0, 1)
 
 
 def add_data_args(p: argparse.ArgumentParser, dataset="cifar10"):

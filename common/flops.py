@@ -29,29 +29,10 @@ def count_params(model: nn.Module, nonzero: bool = False) -> int:
 
 
 @torch.no_grad()
-def count_flops(model: nn.Module, input_size=(3, 32, 32), nonzero: bool = False) -> int:
-    """Multiply-accumulates of Conv2d and Linear layers for one input of ``input_size`` (C, H, W)."""
-    total = 0
-
-    def conv_hook(m: nn.Conv2d, inp, out):
-        nonlocal total
-        spatial = out.shape[2] * out.shape[3]
-        if nonzero:
-            total += int(torch.count_nonzero(m.weight)) * spatial
-        else:
-            total += m.weight.numel() * spatial  # = C_out * (C_in/groups) * k*k * H_out*W_out
-
-    def linear_hook(m: nn.Linear, inp, out):
-        nonlocal total
-        rows = out.numel() // out.shape[-1]
-        total += (int(torch.count_nonzero(m.weight)) if nonzero else m.weight.numel()) * rows
-
-    handles = []
-    for m in model.modules():
-        if isinstance(m, nn.Conv2d):
-            handles.append(m.register_forward_hook(conv_hook))
-        elif isinstance(m, nn.Linear):
-            handles.append(m.register_forward_hook(linear_hook))
+def forward_with_hooks(model: nn.Module, input_size, hooks) -> None:
+    """One eval-mode forward pass of a zero input of ``input_size`` (C, H, W) with the forward
+    hooks ``[(module, fn), ...]`` registered; hooks are removed and the train/eval mode restored."""
+    handles = [m.register_forward_hook(fn) for m, fn in hooks]
     was_training = model.training
     model.eval()
     try:
@@ -61,7 +42,31 @@ def count_flops(model: nn.Module, input_size=(3, 32, 32), nonzero: bool = False)
         for h in handles:
             h.remove()
         model.train(was_training)
-    return int(total)
+
+
+def layer_flops(model: nn.Module, input_size=(3, 32, 32), nonzero: bool = False) -> dict[str, int]:
+    """Multiply-accumulates of every Conv2d and Linear (module name -> MACs) for one input.
+
+    A layer costs (weights used) x (output positions): ``C_out * C_in/groups * k*k * H_out*W_out``
+    for a conv, ``in * out`` for a linear; with ``nonzero`` only non-zero weights are used.
+    """
+    flops = {}
+
+    def hook(name):
+        def record(m, inp, out):
+            used = int(torch.count_nonzero(m.weight)) if nonzero else m.weight.numel()
+            positions = out.numel() // (out.shape[1] if isinstance(m, nn.Conv2d) else out.shape[-1])
+            flops[name] = used * positions
+        return record
+
+    forward_with_hooks(model, input_size, [(m, hook(name)) for name, m in model.named_modules()
+                                           if isinstance(m, (nn.Conv2d, nn.Linear))])
+    return flops
+
+
+def count_flops(model: nn.Module, input_size=(3, 32, 32), nonzero: bool = False) -> int:
+    """Multiply-accumulates of Conv2d and Linear layers for one input of ``input_size`` (C, H, W)."""
+    return int(sum(layer_flops(model, input_size, nonzero).values()))
 
 
 def model_input_size(dataset: str) -> tuple[int, int, int]:

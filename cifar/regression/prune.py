@@ -5,35 +5,22 @@ Takes a baseline of this folder or of cifar/l1-norm (the same recipe). Per prune
 prints the channels kept, the relative reconstruction error of the layer's output before and
 after least squares, and the time taken; all of it also lands in result.json.
 """
-import argparse
 import time
 
 from common.arms import model_input_size, prune_main
-from common.cli import positive_float, positive_int
+from common.cli import number_type, positive_float, positive_int
 from common.pruning.layerwise import training_sample
 from common.pruning.regression import LASSO_ROWS, check_locations, plan_widths, regression_prune
 
+speedup = number_type(float, lambda v: v > 1.0, "the target speed-up must be > 1 (FLOPs divided by it)")
 
-def speedup(text):
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number > 1, got {text!r}") from None
-    if not v > 1.0:
-        raise argparse.ArgumentTypeError(f"the target speed-up must be > 1 (FLOPs divided by it), got {v:g}")
-    return v
+
+_ridge_value = number_type(float, lambda v: v >= 0, "the ridge penalty must be >= 0")
 
 
 def ridge(text):
-    if text == "auto":
-        return text
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected 'auto' or a number >= 0, got {text!r}") from None
-    if not v >= 0:
-        raise argparse.ArgumentTypeError(f"the ridge penalty must be >= 0, got {v:g}")
-    return v
+    """'auto' (chosen on held-out samples) or a penalty >= 0."""
+    return text if text == "auto" else _ridge_value(text)
 
 
 def add_args(p):

@@ -21,6 +21,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from common.errors import UserError
+from common.flops import forward_with_hooks
 
 
 # ----------------------------------------------------------------------------- images
@@ -112,7 +113,7 @@ def trace_layers(model: nn.Module, names, input_size) -> dict:
     ``{name: {"positions": H_out*W_out (1 for a linear layer), "hw": (H_out, W_out), "bn": name | None}}``.
     """
     modules = dict(model.named_modules())
-    outputs, info, handles = {}, {}, []
+    outputs, info = {}, {}
 
     def on_consumer(name):
         def hook(m, inp, out):
@@ -128,20 +129,9 @@ def trace_layers(model: nn.Module, names, input_size) -> dict:
                 info[src]["bn"] = name
         return hook
 
-    for name in names:
-        handles.append(modules[name].register_forward_hook(on_consumer(name)))
-    for name, m in modules.items():
-        if isinstance(m, nn.modules.batchnorm._BatchNorm):
-            handles.append(m.register_forward_hook(on_bn(name)))
-    was_training = model.training
-    model.eval()
-    try:
-        p = next(model.parameters())
-        model(torch.zeros(1, *input_size, device=p.device, dtype=p.dtype))
-    finally:
-        for h in handles:
-            h.remove()
-        model.train(was_training)
+    hooks = [(modules[name], on_consumer(name)) for name in names]
+    hooks += [(m, on_bn(name)) for name, m in modules.items() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    forward_with_hooks(model, input_size, hooks)
     return info
 
 

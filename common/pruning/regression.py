@@ -53,6 +53,7 @@ import torch.nn as nn
 from tqdm import tqdm
 
 from common.errors import UserError
+from common.flops import layer_flops
 from common.pruning.layerwise import (arch_kind, as_matrix, at_positions, draw_positions, named_groups, patches,
                                       run_until, set_from_matrix, solve_normal_equations, trace_layers, vgg_stages)
 from common.pruning.surgery import prune_channels
@@ -221,31 +222,6 @@ def plan_layers(model: nn.Module, layers="paper") -> tuple[list, list]:
     return [g for g, _ in chosen], [s >= last - 1 for _, s in chosen]
 
 
-@torch.no_grad()
-def layer_macs(model: nn.Module, input_size) -> dict:
-    """Multiply-accumulates of every Conv2d / Linear for one input (the ``common.flops`` convention)."""
-    macs, handles = {}, []
-
-    def hook(name):
-        def record(mod, inp, out):   # one weight use per output position (Li et al.'s count)
-            macs[name] = mod.weight.numel() * (out.numel() // out.shape[1])
-        return record
-
-    for name, m in model.named_modules():
-        if isinstance(m, (nn.Conv2d, nn.Linear)):
-            handles.append(m.register_forward_hook(hook(name)))
-    was_training = model.training
-    model.eval()
-    try:
-        p = next(model.parameters())
-        model(torch.zeros(1, *input_size, device=p.device, dtype=p.dtype))
-    finally:
-        for h in handles:
-            h.remove()
-        model.train(was_training)
-    return macs
-
-
 def plan_widths(model: nn.Module, speedup: float, input_size, layers="paper", deep_ratio: float = 1.5) -> dict:
     """Kept channels per group so that FLOPs(pruned) <= FLOPs(model) / speedup, with the largest
     such shallow fraction f (deep groups keep ``deep_ratio * f``). A layer's MACs scale with the
@@ -253,7 +229,7 @@ def plan_widths(model: nn.Module, speedup: float, input_size, layers="paper", de
     if not speedup > 1.0:
         raise UserError(f"the target speed-up must be > 1, got {speedup}")
     groups, deep = plan_layers(model, layers)
-    macs = layer_macs(model, input_size)
+    macs = layer_flops(model, input_size)
 
     def widths(f):
         return {g.name: max(1, min(g.size, round(f * (deep_ratio if d else 1.0) * g.size)))
