@@ -28,3 +28,29 @@ prune_step() {
   echo "== prune: $dir"
   "$@" --save "$dir"
 }
+
+# parse_table_flags "$@"   read the flags every table script shares into the script's variables:
+#   --dataset --archs --seeds --epochs --ft-epochs --runs --data-dir  (plain variables)
+#   --subset --test-subset --cfg                                      (arrays, e.g. (--subset 3000))
+#   -- extra training flags                                           (the array extra)
+# A flag is accepted only if the script declared its variable (set the defaults first). A script's
+# own flags go through a function method_flag FLAG VALUE that it defines, returning 1 for a flag it
+# does not know. Anything else is one error line and exit 2.
+parse_table_flags() {
+  local flag var
+  while [[ $# -gt 0 ]]; do
+    flag=$1
+    if [[ $flag == -- ]]; then shift; extra=("$@"); return 0; fi
+    if [[ $# -lt 2 ]]; then echo "$(basename "$0"): $flag needs a value" >&2; exit 2; fi
+    var=${flag#--}; var=${var//-/_}
+    case $flag in
+      --dataset|--archs|--seeds|--epochs|--ft-epochs|--runs|--data-dir)
+        if declare -p "$var" &>/dev/null; then printf -v "$var" '%s' "$2"; shift 2; continue; fi ;;
+      --subset|--test-subset|--cfg)
+        if declare -p "$var" &>/dev/null; then eval "$var=(\"\$flag\" \"\$2\")"; shift 2; continue; fi ;;
+    esac
+    if declare -F method_flag >/dev/null && method_flag "$flag" "$2"; then shift 2; continue; fi
+    echo "$(basename "$0"): unknown option $flag (the options are listed at the top of $0)" >&2
+    exit 2
+  done
+}

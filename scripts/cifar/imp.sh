@@ -20,26 +20,17 @@ source scripts/lib.sh
 
 dataset=cifar10; archs="resnet56"; S=0.9; J=3; R=10; schedules="FT LRW SLR CLR LLR ALLR"; seeds=1
 epochs=160; gmp_every=4; subset=(); test_subset=(); cfg=(); runs=runs; data_dir=data; extra=()
-while [[ $# -gt 0 ]]; do
+method_flag() {
   case $1 in
-    --dataset) dataset=$2; shift 2 ;;
-    --archs) archs=$2; shift 2 ;;
-    --sparsity) S=$2; shift 2 ;;
-    --phases) J=$2; shift 2 ;;
-    --phase-epochs) R=$2; shift 2 ;;
-    --schedules) schedules=$2; shift 2 ;;
-    --seeds) seeds=$2; shift 2 ;;
-    --epochs) epochs=$2; shift 2 ;;
-    --gmp-every) gmp_every=$2; shift 2 ;;
-    --subset) subset=(--subset "$2"); shift 2 ;;
-    --test-subset) test_subset=(--test-subset "$2"); shift 2 ;;
-    --cfg) cfg=(--cfg "$2"); shift 2 ;;
-    --runs) runs=$2; shift 2 ;;
-    --data-dir) data_dir=$2; shift 2 ;;
-    --) shift; extra=("$@"); break ;;
-    *) echo "imp.sh: unknown option $1" >&2; exit 2 ;;
+    --sparsity) S=$2 ;;
+    --phases) J=$2 ;;
+    --phase-epochs) R=$2 ;;
+    --schedules) schedules=$2 ;;
+    --gmp-every) gmp_every=$2 ;;
+    *) return 1 ;;
   esac
-done
+}
+parse_table_flags "$@"
 
 budget=$((J * R)); t0=$((epochs - budget))
 if (( t0 < 1 )); then echo "imp.sh: --phases x --phase-epochs must be below --epochs (BIMP's dense run)" >&2; exit 2; fi

@@ -14,22 +14,7 @@ source scripts/lib.sh
 
 dataset=cifar10; archs="vgg16_mlp resnet56 resnet110"; seeds=5; epochs=160; ft_epochs=40
 subset=(); test_subset=(); cfg=(); runs=runs; data_dir=data; extra=()
-while [[ $# -gt 0 ]]; do
-  case $1 in
-    --dataset) dataset=$2; shift 2 ;;
-    --archs) archs=$2; shift 2 ;;
-    --seeds) seeds=$2; shift 2 ;;
-    --epochs) epochs=$2; shift 2 ;;
-    --ft-epochs) ft_epochs=$2; shift 2 ;;
-    --subset) subset=(--subset "$2"); shift 2 ;;
-    --test-subset) test_subset=(--test-subset "$2"); shift 2 ;;
-    --cfg) cfg=(--cfg "$2"); shift 2 ;;
-    --runs) runs=$2; shift 2 ;;
-    --data-dir) data_dir=$2; shift 2 ;;
-    --) shift; extra=("$@"); break ;;
-    *) echo "l1-norm.sh: unknown option $1" >&2; exit 2 ;;
-  esac
-done
+parse_table_flags "$@"
 
 M=cifar/l1-norm
 common=(--dataset "$dataset" --data-dir "$data_dir" "${subset[@]}" "${test_subset[@]}" "${extra[@]}")

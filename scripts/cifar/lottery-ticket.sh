@@ -14,30 +14,22 @@
 # re-init, with the sparsity. Re-running continues an interrupted sequence.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+source scripts/lib.sh
 
 dataset=cifar10; archs="vgg16"; l1_archs="vgg16_mlp resnet56 resnet110"; lrs="0.1 0.01"; rounds=5
 percent=0.2; rewind="0"; seeds=1; epochs=160; subset=(); test_subset=(); cfg=(); runs=runs; data_dir=data
 extra=()
-while [[ $# -gt 0 ]]; do
+method_flag() {
   case $1 in
-    --dataset) dataset=$2; shift 2 ;;
-    --archs) archs=$2; shift 2 ;;
-    --l1-archs) l1_archs=$2; shift 2 ;;
-    --lrs) lrs=$2; shift 2 ;;
-    --rounds) rounds=$2; shift 2 ;;
-    --percent) percent=$2; shift 2 ;;
-    --rewind-iters) rewind=$2; shift 2 ;;
-    --seeds) seeds=$2; shift 2 ;;
-    --epochs) epochs=$2; shift 2 ;;
-    --subset) subset=(--subset "$2"); shift 2 ;;
-    --test-subset) test_subset=(--test-subset "$2"); shift 2 ;;
-    --cfg) cfg=(--cfg "$2"); shift 2 ;;
-    --runs) runs=$2; shift 2 ;;
-    --data-dir) data_dir=$2; shift 2 ;;
-    --) shift; extra=("$@"); break ;;
-    *) echo "lottery-ticket.sh: unknown option $1" >&2; exit 2 ;;
+    --l1-archs) l1_archs=$2 ;;
+    --lrs) lrs=$2 ;;
+    --rounds) rounds=$2 ;;
+    --percent) percent=$2 ;;
+    --rewind-iters) rewind=$2 ;;
+    *) return 1 ;;
   esac
-done
+}
+parse_table_flags "$@"
 
 M=cifar/lottery-ticket/main.py
 common=(--dataset "$dataset" --data-dir "$data_dir" --epochs "$epochs" --runs "$runs" "${subset[@]}"

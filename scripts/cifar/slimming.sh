@@ -16,23 +16,14 @@ source scripts/lib.sh
 
 dataset=cifar10; archs="vgg19 preresnet164 densenet40"; seeds=5; epochs=160; ft_epochs=40
 percents=""; sparsity=(); subset=(); cfg=(); runs=runs; data_dir=data; extra=()
-while [[ $# -gt 0 ]]; do
+method_flag() {
   case $1 in
-    --dataset) dataset=$2; shift 2 ;;
-    --archs) archs=$2; shift 2 ;;
-    --seeds) seeds=$2; shift 2 ;;
-    --epochs) epochs=$2; shift 2 ;;
-    --ft-epochs) ft_epochs=$2; shift 2 ;;
-    --percents) percents=$2; shift 2 ;;
-    --sparsity) sparsity=(--sparsity "$2"); shift 2 ;;
-    --subset) subset=(--subset "$2"); shift 2 ;;
-    --cfg) cfg=(--cfg "$2"); shift 2 ;;
-    --runs) runs=$2; shift 2 ;;
-    --data-dir) data_dir=$2; shift 2 ;;
-    --) shift; extra=("$@"); break ;;
-    *) echo "slimming.sh: unknown option $1" >&2; exit 2 ;;
+    --percents) percents=$2 ;;
+    --sparsity) sparsity=(--sparsity "$2") ;;
+    *) return 1 ;;
   esac
-done
+}
+parse_table_flags "$@"
 
 M=cifar/slimming
 common=(--dataset "$dataset" --data-dir "$data_dir" "${subset[@]}" "${extra[@]}")

@@ -15,21 +15,13 @@ source scripts/lib.sh
 
 dataset=cifar10; archs="resnet20 resnet32 resnet56 resnet110"; seeds=5; epochs=200; ft_epochs=0
 rates=""; subset=(); runs=runs; data_dir=data; extra=()
-while [[ $# -gt 0 ]]; do
+method_flag() {
   case $1 in
-    --dataset) dataset=$2; shift 2 ;;
-    --archs) archs=$2; shift 2 ;;
-    --seeds) seeds=$2; shift 2 ;;
-    --epochs) epochs=$2; shift 2 ;;
-    --rates) rates=$2; shift 2 ;;
-    --ft-epochs) ft_epochs=$2; shift 2 ;;
-    --subset) subset=(--subset "$2"); shift 2 ;;
-    --runs) runs=$2; shift 2 ;;
-    --data-dir) data_dir=$2; shift 2 ;;
-    --) shift; extra=("$@"); break ;;
-    *) echo "soft-filter.sh: unknown option $1" >&2; exit 2 ;;
+    --rates) rates=$2 ;;
+    *) return 1 ;;
   esac
-done
+}
+parse_table_flags "$@"
 
 M=cifar/soft-filter
 common=(--dataset "$dataset" --data-dir "$data_dir" "${subset[@]}" "${extra[@]}")

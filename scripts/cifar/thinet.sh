@@ -17,24 +17,15 @@ source scripts/lib.sh
 
 dataset=cifar10; archs="vgg16_mlp resnet56"; rs="0.5"; seeds=5; epochs=160; ft_epochs=40; images=1000
 ft_iters=0; subset=(); cfg=(); runs=runs; data_dir=data; extra=()
-while [[ $# -gt 0 ]]; do
+method_flag() {
   case $1 in
-    --dataset) dataset=$2; shift 2 ;;
-    --archs) archs=$2; shift 2 ;;
-    --rs) rs=$2; shift 2 ;;
-    --seeds) seeds=$2; shift 2 ;;
-    --epochs) epochs=$2; shift 2 ;;
-    --ft-epochs) ft_epochs=$2; shift 2 ;;
-    --images) images=$2; shift 2 ;;
-    --finetune-iters) ft_iters=$2; shift 2 ;;
-    --subset) subset=(--subset "$2"); shift 2 ;;
-    --cfg) cfg=(--cfg "$2"); shift 2 ;;
-    --runs) runs=$2; shift 2 ;;
-    --data-dir) data_dir=$2; shift 2 ;;
-    --) shift; extra=("$@"); break ;;
-    *) echo "thinet.sh: unknown option $1" >&2; exit 2 ;;
+    --rs) rs=$2 ;;
+    --images) images=$2 ;;
+    --finetune-iters) ft_iters=$2 ;;
+    *) return 1 ;;
   esac
-done
+}
+parse_table_flags "$@"
 
 M=cifar/thinet
 common=(--dataset "$dataset" --data-dir "$data_dir" "${subset[@]}" "${extra[@]}")

@@ -17,23 +17,13 @@ source scripts/lib.sh
 
 dataset=cifar10; archs="vgg19 preresnet110 densenet_bc100"; percents="0.3 0.8"; seeds=5; epochs=160
 ft_epochs=40; subset=(); test_subset=(); cfg=(); runs=runs; data_dir=data; extra=()
-while [[ $# -gt 0 ]]; do
+method_flag() {
   case $1 in
-    --dataset) dataset=$2; shift 2 ;;
-    --archs) archs=$2; shift 2 ;;
-    --percents) percents=$2; shift 2 ;;
-    --seeds) seeds=$2; shift 2 ;;
-    --epochs) epochs=$2; shift 2 ;;
-    --ft-epochs) ft_epochs=$2; shift 2 ;;
-    --subset) subset=(--subset "$2"); shift 2 ;;
-    --test-subset) test_subset=(--test-subset "$2"); shift 2 ;;
-    --cfg) cfg=(--cfg "$2"); shift 2 ;;
-    --runs) runs=$2; shift 2 ;;
-    --data-dir) data_dir=$2; shift 2 ;;
-    --) shift; extra=("$@"); break ;;
-    *) echo "weight-level.sh: unknown option $1" >&2; exit 2 ;;
+    --percents) percents=$2 ;;
+    *) return 1 ;;
   esac
-done
+}
+parse_table_flags "$@"
 
 M=cifar/weight-level
 common=(--dataset "$dataset" --data-dir "$data_dir" "${subset[@]}" "${test_subset[@]}" "${extra[@]}")
