@@ -5,7 +5,7 @@
 #
 #   scripts/cifar/regression.sh [--dataset cifar10] [--archs "vgg16_mlp resnet56"] [--speedups "2"]
 #                               [--seeds 5] [--epochs 160] [--ft-epochs 40] [--images 1000]
-#                               [--subset N] [--cfg JSON] [--runs runs] [--data-dir data]
+#                               [--subset N] [--test-subset N] [--cfg JSON] [--runs runs] [--data-dir data]
 #                               [-- extra training flags]
 #
 # --speedups: target FLOPs reductions, one variant each (the paper's VGG-16 results: 2, 4, 5).
@@ -16,7 +16,7 @@ cd "$(dirname "$0")/../.."
 source scripts/lib.sh
 
 dataset=cifar10; archs="vgg16_mlp resnet56"; speedups="2"; seeds=5; epochs=160; ft_epochs=40; images=1000
-subset=(); cfg=(); runs=runs; data_dir=data; extra=()
+subset=(); test_subset=(); cfg=(); runs=runs; data_dir=data; extra=()
 method_flag() {
   case $1 in
     --speedups) speedups=$2 ;;
@@ -27,7 +27,7 @@ method_flag() {
 parse_table_flags "$@"
 
 M=cifar/regression
-common=(--dataset "$dataset" --data-dir "$data_dir" "${subset[@]}" "${extra[@]}")
+common=(--dataset "$dataset" --data-dir "$data_dir" "${subset[@]}" "${test_subset[@]}" "${extra[@]}")
 for seed in $(seq 1 "$seeds"); do
   for arch in $archs; do
     base=$runs/$dataset/l1-norm/$arch/baseline/seed$seed
@@ -36,7 +36,7 @@ for seed in $(seq 1 "$seeds"); do
     for s in $speedups; do
       tag=${s}x-seed$seed
       prune_step "$root/pruned/$tag" python $M/prune.py --checkpoint "$base/checkpoint.pt" --speedup "$s" \
-        --images "$images" --data-dir "$data_dir"
+        --images "$images" --data-dir "$data_dir" "${test_subset[@]}"
       pruned=$root/pruned/$tag/pruned.pt
       run_step "$root/finetune/$tag" python $M/main_finetune.py --checkpoint "$pruned" --epochs "$ft_epochs" "${common[@]}"
       run_step "$root/scratch-E/$tag" python $M/main_scratch.py --checkpoint "$pruned" --budget E --epochs "$epochs" "${common[@]}"

@@ -4,7 +4,7 @@
 #
 #   scripts/cifar/slimming.sh [--dataset cifar10] [--archs "vgg19 preresnet164 densenet40"]
 #                             [--seeds 5] [--epochs 160] [--ft-epochs 40] [--percents "0.4 0.6"]
-#                             [--sparsity LAMBDA] [--subset N] [--cfg JSON] [--runs runs]
+#                             [--sparsity LAMBDA] [--subset N] [--test-subset N] [--cfg JSON] [--runs runs]
 #                             [--data-dir data] [-- extra training flags]
 #
 # Per seed and arch: baseline (no penalty) -> sparsity training -> prune at each percent (the
@@ -15,7 +15,7 @@ cd "$(dirname "$0")/../.."
 source scripts/lib.sh
 
 dataset=cifar10; archs="vgg19 preresnet164 densenet40"; seeds=5; epochs=160; ft_epochs=40
-percents=""; sparsity=(); subset=(); cfg=(); runs=runs; data_dir=data; extra=()
+percents=""; sparsity=(); subset=(); test_subset=(); cfg=(); runs=runs; data_dir=data; extra=()
 method_flag() {
   case $1 in
     --percents) percents=$2 ;;
@@ -26,7 +26,7 @@ method_flag() {
 parse_table_flags "$@"
 
 M=cifar/slimming
-common=(--dataset "$dataset" --data-dir "$data_dir" "${subset[@]}" "${extra[@]}")
+common=(--dataset "$dataset" --data-dir "$data_dir" "${subset[@]}" "${test_subset[@]}" "${extra[@]}")
 percents_of() {
   if [[ -n $percents ]]; then echo "$percents"; return; fi
   case $1/$dataset in
@@ -47,7 +47,7 @@ for seed in $(seq 1 "$seeds"); do
     for p in $(percents_of "$arch"); do
       tag=p$p-seed$seed
       prune_step "$root/pruned/$tag" python $M/prune.py --checkpoint "$sparse/checkpoint.pt" --percent "$p" \
-        --data-dir "$data_dir"
+        --data-dir "$data_dir" "${test_subset[@]}"
       pruned=$root/pruned/$tag/pruned.pt
       run_step "$root/finetune/$tag" python $M/main_finetune.py --checkpoint "$pruned" --epochs "$ft_epochs" "${common[@]}"
       run_step "$root/scratch-E/$tag" python $M/main_scratch.py --checkpoint "$pruned" --budget E --epochs "$epochs" "${common[@]}"

@@ -4,7 +4,7 @@
 #
 #   scripts/cifar/soft-filter.sh [--dataset cifar10] [--archs "resnet20 resnet32 resnet56 resnet110"]
 #                                [--seeds 5] [--epochs 200] [--rates "0.1 0.2 0.3"] [--ft-epochs 0]
-#                                [--subset N] [--runs runs] [--data-dir data] [-- extra training flags]
+#                                [--subset N] [--test-subset N] [--runs runs] [--data-dir data] [-- extra training flags]
 #
 # Per seed and arch: baseline (--rate 0) -> SFP training at each rate P (the paper's 0.1, 0.2,
 # 0.3, and 0.4 for ResNet-56) -> remove the removable zero filters -> [fine-tune, if
@@ -14,7 +14,7 @@ cd "$(dirname "$0")/../.."
 source scripts/lib.sh
 
 dataset=cifar10; archs="resnet20 resnet32 resnet56 resnet110"; seeds=5; epochs=200; ft_epochs=0
-rates=""; subset=(); runs=runs; data_dir=data; extra=()
+rates=""; subset=(); test_subset=(); runs=runs; data_dir=data; extra=()
 method_flag() {
   case $1 in
     --rates) rates=$2 ;;
@@ -24,7 +24,7 @@ method_flag() {
 parse_table_flags "$@"
 
 M=cifar/soft-filter
-common=(--dataset "$dataset" --data-dir "$data_dir" "${subset[@]}" "${extra[@]}")
+common=(--dataset "$dataset" --data-dir "$data_dir" "${subset[@]}" "${test_subset[@]}" "${extra[@]}")
 rates_of() {
   if [[ -n $rates ]]; then echo "$rates"; return; fi
   case $1 in
@@ -41,7 +41,7 @@ for seed in $(seq 1 "$seeds"); do
     for r in $(rates_of "$arch"); do
       tag=r$r-seed$seed
       run_step "$root/sfp/$tag" python $M/main.py --arch "$arch" --rate "$r" --seed "$seed" --epochs "$epochs" "${common[@]}"
-      prune_step "$root/pruned/$tag" python $M/prune.py --checkpoint "$root/sfp/$tag/checkpoint.pt" --data-dir "$data_dir"
+      prune_step "$root/pruned/$tag" python $M/prune.py --checkpoint "$root/sfp/$tag/checkpoint.pt" --data-dir "$data_dir" "${test_subset[@]}"
       pruned=$root/pruned/$tag/pruned.pt
       if [[ $ft_epochs -gt 0 ]]; then
         run_step "$root/finetune/$tag" python $M/main_finetune.py --checkpoint "$pruned" --epochs "$ft_epochs" "${common[@]}"

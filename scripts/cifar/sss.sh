@@ -3,7 +3,7 @@
 # Pruning" (baseline / SSS-trained / blocks removed / fine-tuned / Scratch-E / Scratch-B).
 #
 #   scripts/cifar/sss.sh [--dataset cifar10] [--archs "resnet56 preresnet164"] [--seeds 5]
-#                        [--epochs 160] [--ft-epochs 40] [--gammas "G1 G2"] [--subset N]
+#                        [--epochs 160] [--ft-epochs 40] [--gammas "G1 G2"] [--subset N] [--test-subset N]
 #                        [--runs runs] [--data-dir data] [-- extra training flags]
 #
 # Per seed and arch: baseline (--gamma 0) -> SSS training at each gamma (default 0.02, 0.05 and
@@ -14,7 +14,7 @@ cd "$(dirname "$0")/../.."
 source scripts/lib.sh
 
 dataset=cifar10; archs="resnet56 preresnet164"; seeds=5; epochs=160; ft_epochs=40
-gammas=""; subset=(); runs=runs; data_dir=data; extra=()
+gammas=""; subset=(); test_subset=(); runs=runs; data_dir=data; extra=()
 method_flag() {
   case $1 in
     --gammas) gammas=$2 ;;
@@ -24,7 +24,7 @@ method_flag() {
 parse_table_flags "$@"
 
 M=cifar/sss
-common=(--dataset "$dataset" --data-dir "$data_dir" "${subset[@]}" "${extra[@]}")
+common=(--dataset "$dataset" --data-dir "$data_dir" "${subset[@]}" "${test_subset[@]}" "${extra[@]}")
 gammas_of() {
   if [[ -n $gammas ]]; then echo "$gammas"; else echo "0.02 0.05 0.1"; fi
 }
@@ -37,7 +37,7 @@ for seed in $(seq 1 "$seeds"); do
     for g in $(gammas_of "$arch"); do
       tag=g$g-seed$seed
       run_step "$root/sss/$tag" python $M/main.py --arch "$arch" --gamma "$g" --seed "$seed" --epochs "$epochs" "${common[@]}"
-      prune_step "$root/pruned/$tag" python $M/prune.py --checkpoint "$root/sss/$tag/checkpoint.pt" --data-dir "$data_dir"
+      prune_step "$root/pruned/$tag" python $M/prune.py --checkpoint "$root/sss/$tag/checkpoint.pt" --data-dir "$data_dir" "${test_subset[@]}"
       pruned=$root/pruned/$tag/pruned.pt
       run_step "$root/finetune/$tag" python $M/main_finetune.py --checkpoint "$pruned" --epochs "$ft_epochs" "${common[@]}"
       run_step "$root/scratch-E/$tag" python $M/main_scratch.py --checkpoint "$pruned" --budget E --epochs "$epochs" "${common[@]}"

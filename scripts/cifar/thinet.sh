@@ -4,7 +4,7 @@
 #
 #   scripts/cifar/thinet.sh [--dataset cifar10] [--archs "vgg16_mlp resnet56"] [--rs "0.5"]
 #                           [--seeds 5] [--epochs 160] [--ft-epochs 40] [--images 1000]
-#                           [--finetune-iters 0] [--subset N] [--cfg JSON] [--runs runs]
+#                           [--finetune-iters 0] [--subset N] [--test-subset N] [--cfg JSON] [--runs runs]
 #                           [--data-dir data] [-- extra training flags]
 #
 # --rs: compression rates r (fraction of channels kept), one variant each (paper: 0.5 = ThiNet-Conv
@@ -16,7 +16,7 @@ cd "$(dirname "$0")/../.."
 source scripts/lib.sh
 
 dataset=cifar10; archs="vgg16_mlp resnet56"; rs="0.5"; seeds=5; epochs=160; ft_epochs=40; images=1000
-ft_iters=0; subset=(); cfg=(); runs=runs; data_dir=data; extra=()
+ft_iters=0; subset=(); test_subset=(); cfg=(); runs=runs; data_dir=data; extra=()
 method_flag() {
   case $1 in
     --rs) rs=$2 ;;
@@ -28,7 +28,7 @@ method_flag() {
 parse_table_flags "$@"
 
 M=cifar/thinet
-common=(--dataset "$dataset" --data-dir "$data_dir" "${subset[@]}" "${extra[@]}")
+common=(--dataset "$dataset" --data-dir "$data_dir" "${subset[@]}" "${test_subset[@]}" "${extra[@]}")
 for seed in $(seq 1 "$seeds"); do
   for arch in $archs; do
     base=$runs/$dataset/l1-norm/$arch/baseline/seed$seed
@@ -37,7 +37,7 @@ for seed in $(seq 1 "$seeds"); do
     for r in $rs; do
       tag=r$r-seed$seed
       prune_step "$root/pruned/$tag" python $M/prune.py --checkpoint "$base/checkpoint.pt" --r "$r" \
-        --images "$images" --finetune-iters "$ft_iters" --data-dir "$data_dir"
+        --images "$images" --finetune-iters "$ft_iters" --data-dir "$data_dir" "${test_subset[@]}"
       pruned=$root/pruned/$tag/pruned.pt
       run_step "$root/finetune/$tag" python $M/main_finetune.py --checkpoint "$pruned" --epochs "$ft_epochs" "${common[@]}"
       run_step "$root/scratch-E/$tag" python $M/main_scratch.py --checkpoint "$pruned" --budget E --epochs "$epochs" "${common[@]}"
