@@ -54,3 +54,16 @@ parse_table_flags() {
     exit 2
   done
 }
+
+# retrain_arms M ROOT TAG   the arms that start from ROOT/pruned/TAG/pruned.pt, with the script's
+# $ft_epochs, $epochs and common flags (array common): fine-tune (skipped when ft_epochs is 0),
+# Scratch-E and Scratch-B, each in ROOT/<arm>/TAG, using the entry points of method folder M.
+retrain_arms() {
+  local m=$1 root=$2 tag=$3
+  local pruned=$root/pruned/$tag/pruned.pt
+  if [[ $ft_epochs -gt 0 ]]; then
+    run_step "$root/finetune/$tag" python "$m/main_finetune.py" --checkpoint "$pruned" --epochs "$ft_epochs" "${common[@]}"
+  fi
+  run_step "$root/scratch-E/$tag" python "$m/main_scratch.py" --checkpoint "$pruned" --budget E --epochs "$epochs" "${common[@]}"
+  run_step "$root/scratch-B/$tag" python "$m/main_scratch.py" --checkpoint "$pruned" --budget B --epochs "$epochs" "${common[@]}"
+}

@@ -42,12 +42,7 @@ for seed in $(seq 1 "$seeds"); do
       tag=r$r-seed$seed
       run_step "$root/sfp/$tag" python $M/main.py --arch "$arch" --rate "$r" --seed "$seed" --epochs "$epochs" "${common[@]}"
       prune_step "$root/pruned/$tag" python $M/prune.py --checkpoint "$root/sfp/$tag/checkpoint.pt" --data-dir "$data_dir" "${test_subset[@]}"
-      pruned=$root/pruned/$tag/pruned.pt
-      if [[ $ft_epochs -gt 0 ]]; then
-        run_step "$root/finetune/$tag" python $M/main_finetune.py --checkpoint "$pruned" --epochs "$ft_epochs" "${common[@]}"
-      fi
-      run_step "$root/scratch-E/$tag" python $M/main_scratch.py --checkpoint "$pruned" --budget E --epochs "$epochs" "${common[@]}"
-      run_step "$root/scratch-B/$tag" python $M/main_scratch.py --checkpoint "$pruned" --budget B --epochs "$epochs" "${common[@]}"
+      retrain_arms "$M" "$root" "$tag"
     done
   done
 done

@@ -38,10 +38,7 @@ for seed in $(seq 1 "$seeds"); do
       tag=g$g-seed$seed
       run_step "$root/sss/$tag" python $M/main.py --arch "$arch" --gamma "$g" --seed "$seed" --epochs "$epochs" "${common[@]}"
       prune_step "$root/pruned/$tag" python $M/prune.py --checkpoint "$root/sss/$tag/checkpoint.pt" --data-dir "$data_dir" "${test_subset[@]}"
-      pruned=$root/pruned/$tag/pruned.pt
-      run_step "$root/finetune/$tag" python $M/main_finetune.py --checkpoint "$pruned" --epochs "$ft_epochs" "${common[@]}"
-      run_step "$root/scratch-E/$tag" python $M/main_scratch.py --checkpoint "$pruned" --budget E --epochs "$epochs" "${common[@]}"
-      run_step "$root/scratch-B/$tag" python $M/main_scratch.py --checkpoint "$pruned" --budget B --epochs "$epochs" "${common[@]}"
+      retrain_arms "$M" "$root" "$tag"
     done
   done
 done
