@@ -24,10 +24,12 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-ARM_ORDER = ["baseline", "sparsity", "sfp", "sss", "pruned", "finetune", "scratch-E", "scratch-B"]
+ARM_ORDER = ["baseline", "sparsity", "sfp", "sss", "pruned", "finetune", "scratch-E", "scratch-B",
+             "winning-ticket", "random-init"]
 ARM_TITLES = {"baseline": "Baseline", "pruned": "Pruned (no FT)", "finetune": "Fine-tuned",
               "scratch-E": "Scratch-E", "scratch-B": "Scratch-B",
-              "sparsity": "Sparsity-trained", "sfp": "SFP-trained", "sss": "SSS-trained"}
+              "sparsity": "Sparsity-trained", "sfp": "SFP-trained", "sss": "SSS-trained",
+              "winning-ticket": "Winning ticket", "random-init": "Random init"}
 
 
 def load_results(root: Path, method=None, dataset=None):
@@ -102,10 +104,21 @@ def _baselines_of_pruned(pruned, key_acc):
             for r in pruned if r.get("top1_before") is not None and "base_params" in r]
 
 
-def build_table(rows, metric="best", columns=()):
+def arms_present(groups, per_arch):
+    """The arms to show, in the paper's order, then any other arm a method writes."""
+    present = set(a for g in groups.values() for a in g) | set(a for g in per_arch.values() for a in g)
+    return [a for a in ARM_ORDER if a == "baseline" or a in present] + sorted(present - set(ARM_ORDER))
+
+
+def table_rows(rows, metric="best"):
+    """The table's rows before formatting: ``(arms, [((dataset, method, arch, variant), {arm: [result]})])``.
+
+    Runs without a variant (the baseline, or a method's own training run such as slimming's
+    sparsity training) belong to the whole arch and appear in each of its rows. A row's
+    baseline is the runs it was pruned from when its ``source`` links lead there; for rows
+    without sources (trained from scratch) the arch's baselines of as many epochs if any, else
+    every baseline of the arch, else the ``top1_before`` its pruned runs recorded."""
     key_acc = "best_top1" if metric == "best" else "final_top1"
-    # runs without a variant (the baseline, or a method's own training run such as slimming's
-    # sparsity training) belong to the whole arch and appear on each of its rows
     per_arch = defaultdict(lambda: defaultdict(list))  # (dataset, method, arch) -> arm -> results
     groups = defaultdict(lambda: defaultdict(list))   # (dataset, method, arch, variant) -> arm -> results
     by_dir = {str(Path(r["_path"]).resolve().parent): r for r in rows if "_path" in r}
@@ -122,32 +135,42 @@ def build_table(rows, metric="best", columns=()):
     for key in per_arch:  # a baseline with no pruned run still gets a row
         if not any(k[:3] == key for k in groups):
             groups[(*key, "–")]
-    present = set(a for g in groups.values() for a in g) | set(a for g in per_arch.values() for a in g)
-    arms = [a for a in ARM_ORDER if a == "baseline" or a in present]
-    arms += sorted(present - set(ARM_ORDER))
-    counts = ([len(v) for g in groups.values() for v in g.values()]
-              + [len(v) for g in per_arch.values() for v in g.values()])
+    out = []
+    for key in sorted(groups):
+        arm_results = {**per_arch.get(key[:3], {}), **groups[key]}
+        candidates = per_arch.get(key[:3], {}).get("baseline", [])
+        row_epochs = {r.get("epochs") for rs in groups[key].values() for r in rs}
+        arm_results["baseline"] = (list(own_base[key].values())
+                                   or [b for b in candidates if b.get("epochs") in row_epochs] or candidates
+                                   or _baselines_of_pruned(groups[key].get("pruned", []), key_acc))
+        out.append((key, arm_results))
+    return arms_present(groups, per_arch), out
+
+
+def pruned_runs(arm_results, arms):
+    """The runs that describe a row's pruned model (for its params, FLOPs and sparsity)."""
+    return (arm_results.get("pruned") or arm_results.get("finetune") or arm_results.get("scratch-E")
+            or next((arm_results[a] for a in arms if a != "baseline" and arm_results.get(a)), None))
+
+
+def build_table(rows, metric="best", columns=()):
+    key_acc = "best_top1" if metric == "best" else "final_top1"
+    arms, row_list = table_rows(rows, metric)
+    runs_per_cell = defaultdict(int)
+    for r in rows:
+        variant = None if r["arm"] == "baseline" else r.get("variant")
+        runs_per_cell[(r["dataset"], r["method"], r["arch"], str(variant), r["arm"])] += 1
+    counts = list(runs_per_cell.values())
     usual_n = max(set(counts), key=counts.count) if counts else 1
 
     header = ["Dataset", "Model", "Variant"] + [ARM_TITLES.get(a, a) for a in arms] + ["Params", "FLOPs"]
     header += [c.replace("_", " ").capitalize() for c in columns]
     table = []
-    for key in sorted(groups):
-        dataset, method, arch, variant = key
-        arm_results = {**per_arch.get((dataset, method, arch), {}), **groups[key]}
-        # the baseline column: the runs this row was pruned from when the sources lead there; for
-        # rows without sources (trained from scratch), the arch's baselines of as many epochs if
-        # any, else every baseline of the arch
-        candidates = per_arch.get((dataset, method, arch), {}).get("baseline", [])
-        row_epochs = {r.get("epochs") for a, rs in groups[key].items() for r in rs}
-        arm_results["baseline"] = (list(own_base[key].values())
-                                   or [b for b in candidates if b.get("epochs") in row_epochs] or candidates
-                                   or _baselines_of_pruned(groups[key].get("pruned", []), key_acc))
+    for (dataset, method, arch, variant), arm_results in row_list:
         cells = [dataset, arch, variant]
         for a in arms:
             cells.append(fmt_acc([r[key_acc] for r in arm_results.get(a, [])], usual_n))
-        pruned = (arm_results.get("pruned") or arm_results.get("finetune") or arm_results.get("scratch-E")
-                  or next((arm_results[a] for a in arms if a != "baseline" and arm_results.get(a)), None))
+        pruned = pruned_runs(arm_results, arms)
         base = arm_results["baseline"]
         ref = pruned[0] if pruned else (base[0] if base else None)
         base_params = (pruned[0].get("base_params") if pruned else None) or (base[0]["params"] if base else None)

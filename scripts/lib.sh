@@ -67,3 +67,14 @@ retrain_arms() {
   run_step "$root/scratch-E/$tag" python "$m/main_scratch.py" --checkpoint "$pruned" --budget E --epochs "$epochs" "${common[@]}"
   run_step "$root/scratch-B/$tag" python "$m/main_scratch.py" --checkpoint "$pruned" --budget B --epochs "$epochs" "${common[@]}"
 }
+
+# report M [FLAGS...]   the table of method M, printed and written to $runs/$dataset/M/table.md, and its
+# plot, $runs/$dataset/M/plot.png, from the result.json files; FLAGS go to collect_results.py (--metric
+# to both).
+report() {
+  local m=$1; shift
+  local dir=$runs/$dataset/$m metric=()
+  python scripts/collect_results.py "$runs" --method "$m" --dataset "$dataset" --out "$dir/table.md" "$@"
+  if [[ " $* " == *" --metric final "* ]]; then metric=(--metric final); fi
+  python scripts/plot_results.py "$runs" --method "$m" --dataset "$dataset" "${metric[@]}" --out "$dir/plot.png"
+}

@@ -58,5 +58,4 @@ for seed in $(seq 1 "$seeds"); do
   done
 done
 
-python scripts/collect_results.py "$runs" --method imp --dataset "$dataset" \
-  --metric final --columns sparsity,epochs_total --out "$runs/$dataset/imp/table.md"
+report imp --metric final --columns sparsity,epochs_total

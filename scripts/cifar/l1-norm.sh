@@ -40,4 +40,4 @@ for seed in $(seq 1 "$seeds"); do
   done
 done
 
-python scripts/collect_results.py "$runs" --method l1-norm --dataset "$dataset" --out "$runs/$dataset/l1-norm/table.md"
+report l1-norm

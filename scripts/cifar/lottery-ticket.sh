@@ -46,5 +46,4 @@ for seed in $(seq 1 "$seeds"); do
   done
 done
 
-python scripts/collect_results.py "$runs" --method lottery-ticket --dataset "$dataset" --columns sparsity \
-  --out "$runs/$dataset/lottery-ticket/table.md"
+report lottery-ticket --columns sparsity

@@ -42,4 +42,4 @@ for seed in $(seq 1 "$seeds"); do
   done
 done
 
-python scripts/collect_results.py "$runs" --method regression --dataset "$dataset" --out "$runs/$dataset/regression/table.md"
+report regression

@@ -53,4 +53,4 @@ for seed in $(seq 1 "$seeds"); do
   done
 done
 
-python scripts/collect_results.py "$runs" --method slimming --dataset "$dataset" --out "$runs/$dataset/slimming/table.md"
+report slimming

@@ -47,4 +47,4 @@ for seed in $(seq 1 "$seeds"); do
   done
 done
 
-python scripts/collect_results.py "$runs" --method soft-filter --dataset "$dataset" --out "$runs/$dataset/soft-filter/table.md"
+report soft-filter

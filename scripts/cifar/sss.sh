@@ -43,4 +43,4 @@ for seed in $(seq 1 "$seeds"); do
   done
 done
 
-python scripts/collect_results.py "$runs" --method sss --dataset "$dataset" --out "$runs/$dataset/sss/table.md"
+report sss

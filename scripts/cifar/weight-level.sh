@@ -41,5 +41,4 @@ for seed in $(seq 1 "$seeds"); do
   done
 done
 
-python scripts/collect_results.py "$runs" --method weight-level --dataset "$dataset" --columns sparsity \
-  --out "$runs/$dataset/weight-level/table.md"
+report weight-level --columns sparsity

@@ -1,0 +1,121 @@
+"""scripts/plot_results.py: the numbers each plotted line carries (x = sparsity for masks, FLOPs
+reduction for smaller networks; mean, std and n over seeds; baselines per lr series), the image
+it writes, and its one-line errors."""
+
+import json
+import math
+
+import pytest
+
+from tests.helpers import run_entry
+
+pytest.importorskip("matplotlib")
+
+from scripts.collect_results import load_results  # noqa: E402
+from scripts.plot_results import plot_data  # noqa: E402
+
+CFG = [8, "M", 16]
+SMALL = [4, "M", 8]
+
+
+def write(root, arm, tag, **fields):
+    d = root / fields["dataset"] / fields["method"] / fields["arch"] / arm / tag
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "result.json").write_text(json.dumps({"arm": arm, **fields}))
+    return d
+
+
+def weight_level_runs(root):
+    common = dict(dataset="fashion-mnist", method="weight-level", arch="vgg11", cfg=CFG, params=1000, flops=10_000)
+    for seed, top1 in ((1, 90.0), (2, 92.0)):
+        base = write(root, "baseline", f"seed{seed}", variant=None, seed=seed, best_top1=top1, final_top1=top1 - 1,
+                     **common)
+        for p, ft, se in ((0.5, 89.0 + seed, 88.0), (0.8, 85.0 + 2 * seed, 80.0)):
+            pruned = write(root, "pruned", f"p{p}-seed{seed}", variant=f"p{p}", seed=seed, sparsity=p,
+                           best_top1=10.0, final_top1=10.0, source=str(base / "checkpoint.pt"),
+                           base_params=1000, base_flops=10_000, base_cfg=CFG,
+                           **{**common, "flops": int(10_000 * (1 - p))})
+            src = str(pruned / "pruned.pt")
+            write(root, "finetune", f"p{p}-seed{seed}", variant=f"p{p}", seed=seed, sparsity=p, source=src,
+                  best_top1=ft, final_top1=ft, **common)
+            write(root, "scratch-E", f"p{p}-seed{seed}", variant=f"p{p}", seed=seed, sparsity=p, source=src,
+                  best_top1=se, final_top1=se, **common)
+
+
+def test_mask_method_plots_accuracy_against_sparsity(tmp_path):
+    weight_level_runs(tmp_path)
+    data = plot_data(load_results(tmp_path))
+    panel = data[("fashion-mnist", "weight-level", "vgg11")]
+    assert panel["x"] == "sparsity"
+    assert set(panel["lines"]) == {"Fine-tuned", "Scratch-E"}          # the pruned model is left out by default
+    (x1, m1, s1, n1), (x2, m2, s2, n2) = panel["lines"]["Fine-tuned"]
+    assert (x1, m1, n1) == (50.0, 90.5, 2) and s1 == pytest.approx(math.sqrt(0.5))
+    assert (x2, m2, n2) == (80.0, 88.0, 2) and s2 == pytest.approx(math.sqrt(2.0))
+    assert [p[:2] for p in panel["lines"]["Scratch-E"]] == [(50.0, 88.0), (80.0, 80.0)]
+    m, s, n = panel["baselines"]["Baseline"]
+    assert (m, n) == (91.0, 2) and s == pytest.approx(math.sqrt(2.0))
+    final = plot_data(load_results(tmp_path), metric="final")[("fashion-mnist", "weight-level", "vgg11")]
+    assert final["baselines"]["Baseline"][0] == 90.0
+    only = plot_data(load_results(tmp_path), arms=["pruned"])[("fashion-mnist", "weight-level", "vgg11")]
+    assert list(only["lines"]) == ["Pruned (no FT)"]
+
+
+def test_smaller_network_plots_accuracy_against_flops_reduction(tmp_path):
+    base = write(tmp_path, "baseline", "seed1", dataset="cifar10", method="l1-norm", arch="vgg16", variant=None,
+                 cfg=CFG, params=1000, flops=40_000, best_top1=93.0, final_top1=93.0)
+    for variant, flops in (("A", 26_000), ("B", 10_000)):
+        pruned = write(tmp_path, "pruned", f"{variant}-seed1", dataset="cifar10", method="l1-norm", arch="vgg16",
+                       variant=variant, cfg=SMALL, base_cfg=CFG, params=500, flops=flops, base_params=1000,
+                       base_flops=40_000, best_top1=50.0, final_top1=50.0, source=str(base / "checkpoint.pt"))
+        write(tmp_path, "scratch-B", f"{variant}-seed1", dataset="cifar10", method="l1-norm", arch="vgg16",
+              variant=variant, cfg=SMALL, params=500, flops=flops, best_top1=92.0, final_top1=92.0,
+              source=str(pruned / "pruned.pt"))
+    panel = plot_data(load_results(tmp_path))[("cifar10", "l1-norm", "vgg16")]
+    assert panel["x"] == "flops"
+    assert [p[:2] for p in panel["lines"]["Scratch-B"]] == [(35.0, 92.0), (75.0, 92.0)]
+    params = plot_data(load_results(tmp_path), x="params")[("cifar10", "l1-norm", "vgg16")]
+    assert [p[0] for p in params["lines"]["Scratch-B"]] == [50.0, 50.0]
+
+
+def test_lottery_lines_and_baselines_are_split_by_lr_series(tmp_path):
+    common = dict(dataset="cifar10", method="lottery-ticket", arch="vgg16", cfg=CFG, params=1000, flops=10_000)
+    for lr, acc in (("lr0.1", 93.0), ("lr0.01", 91.0)):
+        dense = write(tmp_path, "baseline", f"{lr}-seed1", variant=None, series=lr, best_top1=acc, final_top1=acc,
+                      **common)
+        for r, s in ((1, 0.2), (2, 0.36)):
+            tag = f"{lr}-k0-p0.2-r0{r}-seed1"
+            pruned = write(tmp_path, "pruned", tag, variant=tag[:-6], series=lr, sparsity=s, best_top1=acc,
+                           final_top1=acc, base_cfg=CFG, source=str(dense / "checkpoint.pt"), rewind_iter=0, **common)
+            for arm, delta in (("winning-ticket", 0.0), ("random-init", -1.0)):
+                write(tmp_path, arm, tag, variant=tag[:-6], series=lr, sparsity=s, rewind_iter=0,
+                      best_top1=acc + delta - r, final_top1=acc, source=str(pruned / "pruned.pt"), **common)
+    panel = plot_data(load_results(tmp_path))[("cifar10", "lottery-ticket", "vgg16")]
+    assert panel["x"] == "sparsity"
+    assert set(panel["lines"]) == {"Winning ticket lr0.1", "Random init lr0.1",
+                                   "Winning ticket lr0.01", "Random init lr0.01"}
+    assert [p[:2] for p in panel["lines"]["Random init lr0.01"]] == [(20.0, 89.0), (36.0, 88.0)]
+    assert {k: v[0] for k, v in panel["baselines"].items()} == {"Baseline lr0.1": 93.0, "Baseline lr0.01": 91.0}
+
+
+def test_the_script_writes_the_image(tmp_path):
+    weight_level_runs(tmp_path / "runs")
+    out = tmp_path / "figs" / "wl.png"
+    proc = run_entry("scripts/plot_results.py", tmp_path / "runs", "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    assert "1 panel(s), 2 line(s), 14 runs" in proc.stdout
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert [p.name for p in out.parent.iterdir()] == ["wl.png"]           # no temporary file left
+
+
+@pytest.mark.parametrize("make,args,message", [
+    (False, [], "nothing to plot under"),
+    (True, ["--method", "slimming"], "nothing to plot under"),
+    (True, ["--out", "x.txt"], "must end in .png, .svg or .pdf"),
+])
+def test_bad_input_is_one_line(tmp_path, make, args, message):
+    if make:
+        weight_level_runs(tmp_path)
+    proc = run_entry("scripts/plot_results.py", tmp_path, *args)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1 and message in lines[0], proc.stderr
+    assert not (tmp_path / "plot.png").exists()
