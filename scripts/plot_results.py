@@ -56,10 +56,14 @@ def _is_mask_row(arm_results, arms):
     return any((r.get("sparsity") or 0) > 0 for r in runs) and all(r.get("cfg") == base_cfg for r in runs)
 
 
-def _series(r, multi_rewind):
+SPLIT_FIELDS = (("rewind_iter", "k={}"), ("phases", "J={}"))
+
+
+def _series(r, varying=()):
+    """What tells a line apart beyond its arm: the lr series (Lottery Ticket), and the rewind point
+    or the number of IMP phases where a panel has several."""
     parts = [r["series"]] if r.get("series") else []
-    if multi_rewind and r.get("rewind_iter") is not None:
-        parts.append(f"k={r['rewind_iter']}")
+    parts += [fmt.format(r[f]) for f, fmt in SPLIT_FIELDS if f in varying and r.get(f) is not None]
     return " ".join(parts)
 
 
@@ -76,12 +80,15 @@ def plot_data(rows, metric="best", x="auto", arms=None):
     for pkey, panel_rows in panels.items():
         kind = x if x != "auto" else (
             "sparsity" if all(_is_mask_row(ar, all_arms) for ar in panel_rows) else "flops")
-        multi_rewind = len({r.get("rewind_iter") for ar in panel_rows for rs in ar.values() for r in rs}
-                           - {None}) > 1
+        runs_here = [r for ar in panel_rows for a, rs in ar.items() if a != "baseline" for r in rs]
+        varying = [f for f, _ in SPLIT_FIELDS if len({r.get(f) for r in runs_here} - {None}) > 1]
+        base_epochs = {b.get("epochs") for ar in panel_rows for b in ar.get("baseline", [])}
         points, base_runs = defaultdict(list), defaultdict(dict)
         for ar in panel_rows:
             for b in ar.get("baseline", []):
-                base_runs[_series(b, False)][b.get("_path", id(b))] = b
+                label = " ".join(p for p in (_series(b), f"{b.get('epochs')} ep" if len(base_epochs) > 1 else "")
+                                 if p)
+                base_runs[label][b.get("_path", id(b))] = b
             xv = row_x(ar, all_arms, kind)
             if xv is None:
                 continue
@@ -92,7 +99,7 @@ def plot_data(rows, metric="best", x="auto", arms=None):
                     continue
                 if (arm not in arms) if arms else arm == "pruned":
                     continue
-                series = _series(runs[0], multi_rewind)
+                series = _series(runs[0], varying)
                 label = " ".join(p for p in (ARM_TITLES.get(arm, arm), series) if p)
                 points[(series, all_arms.index(arm), label)].append((xv, *mean_std([r[key_acc] for r in runs])))
         if not points:

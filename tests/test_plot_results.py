@@ -119,3 +119,24 @@ def test_bad_input_is_one_line(tmp_path, make, args, message):
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 2 and len(lines) == 1 and message in lines[0], proc.stderr
     assert not (tmp_path / "plot.png").exists()
+
+
+def test_imp_lines_split_by_phase_count_and_baselines_by_length(tmp_path):
+    common = dict(dataset="cifar10", method="imp", arch="resnet56", cfg=CFG, params=1000, flops=10_000)
+    dense = write(tmp_path, "baseline", "seed1", variant=None, epochs=160, best_top1=93.0, final_top1=93.0, **common)
+    short = write(tmp_path, "baseline", "linear-T130-seed1", variant=None, epochs=130, best_top1=92.0,
+                  final_top1=92.0, **common)
+    prev = dense / "checkpoint.pt"
+    for j, s, acc in ((1, 0.684, 92.5), (2, 0.9, 91.0)):     # J = 2 phases to S = 0.9
+        d = write(tmp_path, "LLR", f"S0.9-J2-T160-R10-p{j}-seed1", variant=f"S0.9-J2-T160-R10-p{j}", phases=2,
+                  phase=j, sparsity=s, best_top1=acc, final_top1=acc, source=str(prev), epochs=10, **common)
+        prev = d / "checkpoint.pt"
+    write(tmp_path, "LLR", "S0.9-J1-T160-R20-p1-seed1", variant="S0.9-J1-T160-R20-p1", phases=1, phase=1,
+          sparsity=0.9, best_top1=90.0, final_top1=90.0, source=str(dense / "checkpoint.pt"), epochs=20, **common)
+    write(tmp_path, "BIMP", "S0.9-J2-T130-B30-p2-seed1", variant="S0.9-J2-T130-B30-p2", phases=2, phase=2,
+          sparsity=0.9, best_top1=91.5, final_top1=91.5, source=str(short / "checkpoint.pt"), epochs=15, **common)
+    panel = plot_data(load_results(tmp_path))[("cifar10", "imp", "resnet56")]
+    assert panel["x"] == "sparsity"
+    lines = {k: [p[:2] for p in v] for k, v in panel["lines"].items()}
+    assert lines == {"LLR J=2": [(68.4, 92.5), (90.0, 91.0)], "LLR J=1": [(90.0, 90.0)], "BIMP J=2": [(90.0, 91.5)]}
+    assert {k: v[0] for k, v in panel["baselines"].items()} == {"Baseline 160 ep": 93.0, "Baseline 130 ep": 92.0}
