@@ -193,13 +193,19 @@ def to_markdown(header, table):
     return "\n".join(lines)
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def results_parser(doc: str) -> argparse.ArgumentParser:
+    """The flags that choose which results a table or a plot shows."""
+    p = argparse.ArgumentParser(description=doc.splitlines()[0])
     p.add_argument("runs", help="folder to search for result.json files")
     p.add_argument("--method", default=None)
     p.add_argument("--dataset", default=None)
     p.add_argument("--metric", choices=("best", "final"), default="best",
                    help="best = best test top-1 over epochs (the paper's number), final = last epoch")
+    return p
+
+
+def main(argv=None):
+    p = results_parser(__doc__)
     p.add_argument("--out", default=None, help="also write the markdown table here")
     p.add_argument("--csv", default=None, help="also write the table as CSV")
     p.add_argument("--columns", default="",

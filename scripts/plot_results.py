@@ -19,14 +19,15 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
+import importlib.util
 import os
 import sys
 from collections import defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from collect_results import ARM_TITLES, load_results, mean_std, pruned_runs, table_rows  # noqa: E402
+from collect_results import (ARM_TITLES, load_results, mean_std, pruned_runs, results_parser,  # noqa: E402
+                             table_rows)
 
 X_LABELS = {"sparsity": "sparsity of the pruned weights (%)", "flops": "FLOPs reduction (%)",
             "params": "parameter reduction (%)"}
@@ -144,12 +145,7 @@ def render(data, path: Path, metric="best"):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("runs", help="folder to search for result.json files")
-    p.add_argument("--method", default=None)
-    p.add_argument("--dataset", default=None)
-    p.add_argument("--metric", choices=("best", "final"), default="best",
-                   help="best = best test top-1 over epochs (the paper's number), final = last epoch")
+    p = results_parser(__doc__)
     p.add_argument("--x", choices=("auto", "sparsity", "flops", "params"), default="auto",
                    help="x axis: sparsity, FLOPs or parameter reduction of the pruned model (default: sparsity "
                         "for masks, FLOPs otherwise)")
@@ -166,9 +162,7 @@ def main(argv=None):
     if out.suffix.lower() not in (".png", ".svg", ".pdf"):
         print(f"error: --out {out} must end in .png, .svg or .pdf", file=sys.stderr)
         return 2
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("matplotlib") is None:
         print("error: plotting needs matplotlib: pip install -r requirements.txt", file=sys.stderr)
         return 2
     rows = load_results(root, args.method, args.dataset)

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from common.engine import Hook
+
 ROOT = Path(__file__).resolve().parent.parent
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 HAVE_FASHION = (FASHION_DIR / "train-images-idx3-ubyte.gz").is_file()
@@ -129,3 +131,16 @@ def run_entry(script, *args):
             else:
                 os.environ[k] = v
     return EntryResult(code, out.getvalue(), err.getvalue())
+
+
+
+class KillAt(Hook):
+    """Simulates the process being killed during epoch ``epoch`` (after its training steps, before
+    its checkpoint is written); ``KillAt(-1)`` never kills (the same hooks, for the resumed run)."""
+
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def on_epoch_end(self, trainer, epoch):
+        if epoch == self.epoch:
+            raise KeyboardInterrupt

@@ -12,6 +12,8 @@ from common.engine import (ConstantLR, CosineLR, Hook, StepLR, Trainer, TrainCon
                            make_lr_fn)
 from common.models import build_model
 
+from tests.helpers import KillAt
+
 TINY_VGG = [8, "M", 8, "M", 16, 16, "M", 16, 16, "M", 16, 16]
 META = {"dataset": "cifar10", "method": "test", "arm": "baseline"}
 
@@ -55,17 +57,6 @@ class CountingHook(Hook):
 
     def load_state_dict(self, state):
         self.calls = dict(state)
-
-
-class KillAt(Hook):
-    """Simulates the process being killed during epoch ``epoch`` (after its training steps)."""
-
-    def __init__(self, epoch):
-        self.epoch = epoch
-
-    def on_epoch_end(self, trainer, epoch):
-        if epoch == self.epoch:
-            raise KeyboardInterrupt
 
 
 def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path):

@@ -8,23 +8,11 @@ import torch
 import common.runners as runners
 from common.arms import baseline_main
 from common.checkpoint import load_checkpoint
-from common.engine import Hook
 from common.pruning.imp import LRTrace
 
-from helpers import write_fashion
+from tests.helpers import KillAt, write_fashion
 
 TINY_JSON = '[8, "M", 16, "M", 16, 16, "M", 32, 32, "M", 32, 32]'
-
-
-class KillAt(Hook):
-    """The process dies during epoch ``epoch`` (after its training steps, before its checkpoint)."""
-
-    def __init__(self, epoch):
-        self.epoch = epoch
-
-    def on_epoch_end(self, trainer, epoch):
-        if epoch == self.epoch:
-            raise KeyboardInterrupt
 
 
 def kill_one_run(monkeypatch, run_dir_part, epoch=1):
