@@ -156,3 +156,24 @@ def test_lr_is_set_on_the_optimizer_each_step(tmp_path):
             hooks=[RecordLR()]).fit()
     # 3 steps per epoch; x0.1 at epoch int(0.5*4)=2 and int(0.75*4)=3
     assert seen == pytest.approx([0.2] * 6 + [0.02] * 3 + [0.002] * 3)
+
+
+def _trained_state(tmp_path, name, **flags):
+    train, test = _data()
+    Trainer(_model(1), train, test, TrainConfig(epochs=2, lr=0.05, progress=False, **flags), tmp_path / name,
+            META).fit()
+    return load_checkpoint(tmp_path / name / "checkpoint.pt")["state_dict"]
+
+
+def test_channels_last_and_bf16_autocast_train_the_same_model(tmp_path):
+    plain = _trained_state(tmp_path, "plain")
+    nhwc = _trained_state(tmp_path, "nhwc", channels_last=True)
+    amp = _trained_state(tmp_path, "amp", amp=True)
+    for k, w in plain.items():
+        assert nhwc[k].dtype == amp[k].dtype == w.dtype                       # checkpoints stay float32
+        assert torch.allclose(nhwc[k], w, rtol=1e-3, atol=1e-4), k            # same math, other layout
+    # bf16 keeps ~3 significant digits: the weights move the same way, not to the same bits
+    first = "features.0.weight"
+    start = _model(1).state_dict()[first]
+    cos = torch.nn.functional.cosine_similarity((amp[first] - start).flatten(), (plain[first] - start).flatten(), 0)
+    assert cos > 0.9 and not torch.equal(amp[first], plain[first])
