@@ -144,3 +144,16 @@ class KillAt(Hook):
     def on_epoch_end(self, trainer, epoch):
         if epoch == self.epoch:
             raise KeyboardInterrupt
+
+
+def synthetic_loaders(n=64, batch=16, channels=1):
+    """Random uint8 images (n, channels, 32, 32) with random labels as (train, test) device loaders."""
+    import torch
+
+    from common.data import DeviceLoader
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 256, (n, channels, 32, 32), dtype=torch.uint8, generator=g)
+    y = torch.randint(0, 10, (n,), generator=g)
+    mean, std = (0.5,) * channels, (0.25,) * channels
+    return (DeviceLoader(x, y, batch, mean, std, train=True), DeviceLoader(x, y, batch, mean, std, train=False))

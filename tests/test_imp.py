@@ -7,12 +7,13 @@ import pytest
 import torch
 import torch.nn as nn
 
-from common.data import DeviceLoader
 from common.engine import Trainer, TrainConfig
 from common.errors import UserError
 from common.models import build_model
 from common.pruning import imp
 from common.pruning.masks import prunable_weights, sparsity
+
+from tests.helpers import synthetic_loaders
 
 
 # a dense run of T = 4 epochs x I = 5 iterations: 0.1 for 2 epochs, 0.01 for 1, 0.001 for 1
@@ -110,14 +111,6 @@ def test_prune_phase_norm_drop_by_hand():
     assert d == pytest.approx(math.sqrt((1 + 0.25) / total))
 
 
-def synthetic(n=64, batch=16):
-    g = torch.Generator().manual_seed(0)
-    x = torch.randint(0, 256, (n, 1, 32, 32), dtype=torch.uint8, generator=g)
-    y = torch.randint(0, 10, (n,), generator=g)
-    return (DeviceLoader(x, y, batch, (0.5,), (0.25,), train=True),
-            DeviceLoader(x, y, batch, (0.5,), (0.25,), train=False))
-
-
 def tiny():
     torch.manual_seed(0)
     return build_model("vgg11", 10, 1, [8, "M", 16, "M", 16, 16, "M", 32, 32, "M", 32, 32])
@@ -129,7 +122,7 @@ def test_gmp_cubic_targets_and_final_sparsity(tmp_path):
     assert hook.target(2) == pytest.approx(0.9 * (1 - 0.75 ** 3))
     assert hook.target(8) == pytest.approx(0.9)
     model = tiny()
-    train, test = synthetic()
+    train, test = synthetic_loaders()
     gmp = imp.GMP(0.8, interval=1, epochs=3)                  # prunes after epochs 1 and 2
     trainer = Trainer(model, train, test, TrainConfig(epochs=3, lr=0.05, progress=False), tmp_path,
                       {"dataset": "x", "method": "imp", "arm": "GMP"}, hooks=[gmp])
@@ -143,7 +136,7 @@ def test_gmp_cubic_targets_and_final_sparsity(tmp_path):
 
 
 def test_lr_trace_records_every_iteration_and_rebuilds(tmp_path):
-    train, test = synthetic()
+    train, test = synthetic_loaders()
     trace_hook = imp.LRTrace()
     Trainer(tiny(), train, test, TrainConfig(epochs=4, lr=0.1, progress=False), tmp_path,
             {"dataset": "x", "method": "imp", "arm": "baseline"}, hooks=[trace_hook]).fit()

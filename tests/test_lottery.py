@@ -5,7 +5,6 @@ the physically pruned network computes, the random control differing from theta_
 import pytest
 import torch
 
-from common.data import DeviceLoader
 from common.engine import Hook, Trainer, TrainConfig
 from common.errors import UserError
 from common.flops import count_flops
@@ -14,20 +13,14 @@ from common.pruning import lottery
 from common.pruning.l1norm import l1_prune, plan_keep_counts
 from common.pruning.masks import apply_mask_, sparsity
 
+from tests.helpers import synthetic_loaders
+
 TINY = [8, "M", 16, "M", 16, 16, "M", 32, 32, "M", 32, 32]
 
 
 def tiny(seed=0):
     torch.manual_seed(seed)
     return build_model("vgg11", 10, 1, TINY)
-
-
-def synthetic(n=64, batch=16):
-    g = torch.Generator().manual_seed(0)
-    x = torch.randint(0, 256, (n, 1, 32, 32), dtype=torch.uint8, generator=g)
-    y = torch.randint(0, 10, (n,), generator=g)
-    return (DeviceLoader(x, y, batch, (0.5,), (0.25,), train=True),
-            DeviceLoader(x, y, batch, (0.5,), (0.25,), train=False))
 
 
 class Snapshots(Hook):
@@ -45,7 +38,7 @@ class Snapshots(Hook):
 
 def test_rewind_points_record_theta_k_and_reset_restores_it_bit_for_bit(tmp_path):
     model = tiny()
-    train, test = synthetic()                       # 4 iterations per epoch
+    train, test = synthetic_loaders()                       # 4 iterations per epoch
     snaps = Snapshots()
     Trainer(model, train, test, TrainConfig(epochs=2, lr=0.1, progress=False), tmp_path,
             {"dataset": "x", "method": "lottery-ticket", "arm": "baseline"},
@@ -68,7 +61,7 @@ def test_rewind_points_record_theta_k_and_reset_restores_it_bit_for_bit(tmp_path
 
 
 def test_rewind_point_beyond_the_run_is_refused(tmp_path):
-    train, test = synthetic()
+    train, test = synthetic_loaders()
     trainer = Trainer(tiny(), train, test, TrainConfig(epochs=1, lr=0.1, progress=False), tmp_path,
                       {"dataset": "x", "method": "lottery-ticket", "arm": "baseline"},
                       hooks=[lottery.RewindPoints([5])])

@@ -2,8 +2,28 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn as nn
+
+
+@torch.no_grad()
+def init_weights_(model: nn.Module, bn_gamma: float = 1.0, linear_std: float | None = None):
+    """The original CIFAR code's init: conv weights normal(0, sqrt(2 / (k*k*C_out))) (He, fan-out),
+    BN scale ``bn_gamma`` (0.5 in the VGG, PreResNet and DenseNet of Network Slimming, 1 elsewhere)
+    and shift 0; linear weights normal(0, ``linear_std``) and bias 0 when it is given (VGG), else
+    PyTorch's default."""
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            fan_out = m.kernel_size[0] * m.kernel_size[1] * m.out_channels
+            nn.init.normal_(m.weight, 0.0, math.sqrt(2.0 / fan_out))
+        elif isinstance(m, (nn.BatchNorm2d, nn.BatchNorm1d)):
+            nn.init.constant_(m.weight, bn_gamma)
+            nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Linear) and linear_std is not None:
+            nn.init.normal_(m.weight, 0.0, linear_std)
+            nn.init.zeros_(m.bias)
 
 
 class ChannelSelection(nn.Module):

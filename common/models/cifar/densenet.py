@@ -28,20 +28,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from common.errors import UserError
-from common.models.layers import ChannelSelection
+from common.models.layers import ChannelSelection, init_weights_
 from common.models.registry import ChannelGroup, check_widths, register_arch
 
 GROWTH = 12
-
-
-def _init(model: nn.Module, bn_gamma: float):
-    for m in model.modules():
-        if isinstance(m, nn.Conv2d):
-            fan_out = m.kernel_size[0] * m.kernel_size[1] * m.out_channels
-            nn.init.normal_(m.weight, 0.0, math.sqrt(2.0 / fan_out))
-        elif isinstance(m, nn.BatchNorm2d):
-            nn.init.constant_(m.weight, bn_gamma)
-            nn.init.zeros_(m.bias)
 
 
 # ----------------------------------------------------------------------------- DenseNet-40
@@ -98,7 +88,7 @@ class DenseNet(nn.Module):
         self.bn = nn.BatchNorm2d(widths[-1])
         self.select = ChannelSelection(widths[-1], cfg[-1])
         self.fc = nn.Linear(cfg[-1], num_classes)
-        _init(self, 0.5)
+        init_weights_(self, bn_gamma=0.5)
 
     def forward(self, x):
         x = self.conv1(x)
@@ -180,7 +170,7 @@ class DenseNetBC(nn.Module):
                 c = out
         self.bn = nn.BatchNorm2d(c)
         self.fc = nn.Linear(c, num_classes)
-        _init(self, 1.0)
+        init_weights_(self)
 
     def forward(self, x):
         x = self.conv1(x)

@@ -24,13 +24,11 @@ Linear PyTorch default. ``preresnet110`` (n=12) is the true 110-layer network.
 
 from __future__ import annotations
 
-import math
-
 import torch.nn as nn
 import torch.nn.functional as F
 
 from common.errors import UserError
-from common.models.layers import ChannelSelection
+from common.models.layers import ChannelSelection, init_weights_
 from common.models.registry import ChannelGroup, check_widths, register_arch
 
 STAGE_PLANES = (16, 32, 64)
@@ -83,13 +81,7 @@ class PreResNet(nn.Module):
         self.bn = nn.BatchNorm2d(in_planes)
         self.select = ChannelSelection(in_planes, cfg[-1])
         self.fc = nn.Linear(cfg[-1], num_classes)
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                fan_out = m.kernel_size[0] * m.kernel_size[1] * m.out_channels
-                nn.init.normal_(m.weight, 0.0, math.sqrt(2.0 / fan_out))
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.constant_(m.weight, 0.5)
-                nn.init.zeros_(m.bias)
+        init_weights_(self, bn_gamma=0.5)
 
     def forward(self, x):
         x = self.conv1(x)

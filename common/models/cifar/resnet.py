@@ -14,11 +14,10 @@ gradients flow through it (the original detached it).
 
 from __future__ import annotations
 
-import math
-
 import torch.nn as nn
 import torch.nn.functional as F
 
+from common.models.layers import init_weights_
 from common.models.registry import ChannelGroup, check_widths, register_arch
 
 STAGE_WIDTHS = (16, 32, 64)
@@ -66,13 +65,7 @@ class CifarResNet(nn.Module):
                 in_planes, k = planes, k + 1
             setattr(self, f"layer{s + 1}", nn.Sequential(*blocks))
         self.fc = nn.Linear(STAGE_WIDTHS[-1], num_classes)
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                fan_out = m.kernel_size[0] * m.kernel_size[1] * m.out_channels
-                nn.init.normal_(m.weight, 0.0, math.sqrt(2.0 / fan_out))
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        init_weights_(self)
 
     def forward(self, x):
         x = F.relu(self.bn1(self.conv1(x)))

@@ -16,11 +16,10 @@ Linear ~ N(0, 0.01), bias 0.
 
 from __future__ import annotations
 
-import math
-
 import torch.nn as nn
 import torch.nn.functional as F
 
+from common.models.layers import init_weights_
 from common.models.registry import ChannelGroup, check_widths, register_arch
 
 VGG_CFGS = {
@@ -54,19 +53,7 @@ class VGG(nn.Module):
                 nn.Linear(MLP_HIDDEN, num_classes))
         else:
             raise ValueError(f"unknown VGG head {head!r}")
-        self._init_weights()
-
-    def _init_weights(self):
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                n = m.kernel_size[0] * m.kernel_size[1] * m.out_channels
-                nn.init.normal_(m.weight, 0.0, math.sqrt(2.0 / n))
-            elif isinstance(m, (nn.BatchNorm2d, nn.BatchNorm1d)):
-                nn.init.constant_(m.weight, 0.5)
-                nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.Linear):
-                nn.init.normal_(m.weight, 0.0, 0.01)
-                nn.init.zeros_(m.bias)
+        init_weights_(self, bn_gamma=0.5, linear_std=0.01)
 
     def forward(self, x):
         x = self.features(x)
