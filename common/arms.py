@@ -72,7 +72,7 @@ def train_config(args, epochs=None, schedule=None, **overrides) -> TrainConfig:
 
 
 def run_training(args, model, *, dataset, method, arm, tag, meta=None, hooks=(), epochs=None, mask=None,
-                 optimizer=None, lr_fn=None, config=None, loaders=None):
+                 optimizer=None, lr_fn=None, config=None, loaders=None, start_step=0):
     """Load the data (unless ``loaders=(train, test)`` are given), place the model, and run the
     engine; returns the result dict."""
     device = resolve_device(args.device)
@@ -92,7 +92,8 @@ def run_training(args, model, *, dataset, method, arm, tag, meta=None, hooks=(),
     print(f"{method} {arm}: {model.arch} on {dataset} ({train.n} train images), {config.epochs} epochs, "
           f"lr {config.lr}, run dir {run_dir}", flush=True)
     trainer = Trainer(model, train, test, config, run_dir, meta, hooks=hooks(model) if callable(hooks) else hooks,
-                      optimizer=optimizer, lr_fn=lr_fn, args=args, mask=mask, resume=args.resume, device=device)
+                      optimizer=optimizer, lr_fn=lr_fn, args=args, mask=mask, resume=args.resume, device=device,
+                      start_step=start_step)
     result = trainer.fit()
     print(f"done: best top-1 {result['best_top1']:.2f}% (epoch {result['best_epoch']}), "
           f"final {result['final_top1']:.2f}%, params {result['params']:,}, FLOPs {result['flops']:,}; "

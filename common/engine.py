@@ -14,6 +14,10 @@ ends with ``result.json``. A method plugs in through :class:`Hook`:
 ``mask=`` (unstructured keep-masks) is kept applied every step: pruned weights stay exactly
 zero and receive no update (``common.pruning.masks``).
 
+``start_step=k`` begins at global iteration ``k`` of the schedule (weight rewinding: a ticket
+reset to the weights after ``k`` iterations trains the remaining ones, with the lr and the data
+order of iterations ``k`` onwards).
+
 ``--resume`` restores model, optimizer, epoch, best accuracy, hook states and RNG states;
 data order is a function of (seed, epoch); so on the CPU a resumed run ends with the same
 weights as an uninterrupted one.
@@ -213,6 +217,8 @@ class Trainer:
 
     meta: what the run is -- at least ``dataset``, ``method``, ``arm``; anything else
           (``variant``, ``seed``, ``base_flops``, ...) is copied into checkpoints and result.json.
+    start_step: begin at this global iteration (its epoch, part-way through it), e.g. a ticket
+          rewound to iteration ``k``; the iterations before it are not trained.
     mask: optional unstructured keep-mask ``{param name: bool tensor}`` (``common.pruning.masks``).
           The trainer keeps it applied: masked gradients are zeroed before every optimizer step
           and the masked weights re-zeroed after it, so pruned weights stay exactly 0 and get no
@@ -221,7 +227,7 @@ class Trainer:
 
     def __init__(self, model: nn.Module, train_loader, test_loader, config: TrainConfig, run_dir,
                  meta: dict, hooks=(), optimizer=None, lr_fn=None, args=None, mask=None,
-                 resume: bool = False, device=None):
+                 resume: bool = False, device=None, start_step: int = 0):
         self.model, self.train_loader, self.test_loader = model, train_loader, test_loader
         self.config, self.run_dir, self.meta = config, Path(run_dir), dict(meta)
         self.hooks, self.args = list(hooks), args
@@ -233,7 +239,11 @@ class Trainer:
             weight_decay=config.weight_decay, nesterov=config.nesterov and config.momentum > 0)
         self.lr_fn = lr_fn or make_lr_fn(config)
         self.forward = torch.compile(model) if config.compile else model
-        self.epoch, self.step, self.lr = 0, 0, config.lr
+        total = config.epochs * len(train_loader)
+        if not 0 <= start_step < max(total, 1):
+            raise UserError(f"start step {start_step} is outside the run's {total} iterations")
+        self.epoch, self.step, self.lr = start_step // len(train_loader), start_step, config.lr
+        self._skip = start_step % len(train_loader)    # iterations of the first epoch not trained
         self.best_acc, self.best_epoch, self.elapsed = -1.0, -1, 0.0
         self.history = []
         self.resumed = False
@@ -283,7 +293,7 @@ class Trainer:
         for h, s in zip(self.hooks, ckpt["hooks"]):
             h.load_state_dict(s)
         set_rng_state(ckpt["rng"])
-        self.resumed = True
+        self.resumed, self._skip = True, 0
 
     # -- evaluation ----------------------------------------------------------
     def evaluate(self, loader=None):
@@ -291,7 +301,8 @@ class Trainer:
         return evaluate(self.forward, loader or self.test_loader, self.device, self.config.amp)
 
     # -- training ------------------------------------------------------------
-    def _train_epoch(self, epoch, max_steps=None):
+    def _train_epoch(self, epoch, max_steps=None, skip=0):
+        """One epoch's iterations ``skip`` .. ``max_steps`` (default: all of them)."""
         model, opt, loader = self.model, self.optimizer, self.train_loader
         model.train()
         loader.set_epoch(epoch)
@@ -303,6 +314,8 @@ class Trainer:
         bar = tqdm(loader, total=steps, desc=f"epoch {epoch + 1}/{self.config.epochs}", leave=False,
                    disable=not self.config.progress, dynamic_ncols=True, mininterval=0.5)
         for i, (x, y) in enumerate(bar):
+            if i < skip:
+                continue
             self.lr = self.lr_fn(self.step, ipe)
             for g in opt.param_groups:
                 g["lr"] = self.lr * g.get("lr_mult", 1.0)
@@ -367,7 +380,8 @@ class Trainer:
         try:
             while self.epoch < cfg.epochs:
                 epoch = self.epoch
-                tr_loss, tr_acc, rate, seconds = self._train_epoch(epoch)
+                tr_loss, tr_acc, rate, seconds = self._train_epoch(epoch, skip=self._skip)
+                self._skip = 0
                 for h in self.hooks:
                     h.on_epoch_end(self, epoch)
                 te_loss, te_acc = self.evaluate()

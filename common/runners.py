@@ -83,8 +83,9 @@ def lottery_main(method: str = "lottery-ticket", *, arch="vgg16", epochs=160, lr
     p.add_argument("--prune-linear", action="store_true", help="also prune linear weights (open_lth)")
     p.add_argument("--variant", choices=("A", "B"), default="A", help="L1-norm configuration (--prune l1)")
     p.add_argument("--rewind-iters", type=non_negative_int, nargs="+", default=[0], metavar="K",
-                   help="reset tickets to theta_K, the weights after K iterations of the dense run "
-                        "(0 = the original initialisation; several values run several sequences)")
+                   help="reset tickets to theta_K, the weights after K iterations of the dense run, and "
+                        "train them from iteration K on (0 = the original initialisation; several values run "
+                        "several sequences)")
     p.add_argument("--reinit", choices=("sparse", "dense"), default=None,
                    help="random re-init: He init for the surviving connections (sparse, default for "
                         "magnitude) or the arch's init times the mask (dense, default for l1)")
@@ -107,8 +108,8 @@ def lottery_main(method: str = "lottery-ticket", *, arch="vgg16", epochs=160, lr
                                test_subset=args.test_subset)[:2]
         total = args.epochs * len(loaders[0])
         for k in args.rewind_iters:
-            if k > total:
-                raise UserError(f"--rewind-iters {k} is beyond the dense run's length "
+            if k >= total:
+                raise UserError(f"--rewind-iters {k} is not before the end of the dense run "
                                 f"({args.epochs} epochs x {len(loaders[0])} iterations = {total})")
         root = Path(args.runs) / args.dataset / method / args.arch
         series = f"lr{args.lr:g}"
@@ -156,15 +157,17 @@ def lottery_main(method: str = "lottery-ticket", *, arch="vgg16", epochs=160, lr
 
                 ticket = build_model(args.arch, info.num_classes, info.in_channels, model_cfg)
                 lottery.reset_to(ticket, theta, mask)
+                # rewound to iteration k, the ticket trains iterations k..T of the dense schedule
+                # (Frankle et al. 2020); the random control gets the same iterations
                 _train(args, root / "winning-ticket" / tag, ticket, arm="winning-ticket", tag=tag, mask=mask,
-                       meta={**meta, "init": f"theta_{k}"}, **common)
+                       meta={**meta, "init": f"theta_{k}"}, start_step=k, **common)
 
                 seed_everything(lottery.reinit_seed(args.seed, r))
                 control = build_model(args.arch, info.num_classes, info.in_channels, model_cfg)
                 (sparse_kaiming_init_ if reinit == "sparse" else apply_mask_)(control, mask)
                 seed_everything(args.seed)
                 _train(args, root / "random-init" / tag, control, arm="random-init", tag=tag, mask=mask,
-                       meta={**meta, "init": f"random ({reinit})"}, **common)
+                       meta={**meta, "init": f"random ({reinit})"}, start_step=k, **common)
                 prev = root / "winning-ticket" / tag / "checkpoint.pt"
         print(f"done: {root}", flush=True)
 

@@ -5,6 +5,7 @@ the physically pruned network computes, the random control differing from theta_
 import pytest
 import torch
 
+from common.checkpoint import load_checkpoint
 from common.engine import Hook, Trainer, TrainConfig
 from common.errors import UserError
 from common.flops import count_flops
@@ -13,7 +14,7 @@ from common.pruning import lottery
 from common.pruning.l1norm import l1_prune, plan_keep_counts
 from common.pruning.masks import apply_mask_, sparsity
 
-from tests.helpers import synthetic_loaders
+from tests.helpers import KillAt, synthetic_loaders
 
 TINY = [8, "M", 16, "M", 16, 16, "M", 32, 32, "M", 32, 32]
 
@@ -58,6 +59,53 @@ def test_rewind_points_record_theta_k_and_reset_restores_it_bit_for_bit(tmp_path
         assert torch.equal(v, expected), n
     with pytest.raises(UserError, match="recorded no theta_5"):
         lottery.load_rewind(tmp_path, 5)
+
+
+def test_rewound_ticket_trains_the_remaining_iterations_of_the_dense_run(tmp_path):
+    """Weight rewinding: from theta_k the ticket trains iterations k..T with their lr and data order.
+    Without momentum (nothing else carried) and with an all-ones mask, that *is* the rest of the
+    dense run: the final weights agree bit for bit -- also when the rewound run is killed after
+    its first, partial epoch and resumed."""
+    config = TrainConfig(epochs=4, lr=0.1, momentum=0.0, progress=False)      # lr x0.1 at epochs 2, 3
+    meta = {"dataset": "x", "method": "lottery-ticket", "arm": "baseline"}
+    train, test = synthetic_loaders()                                         # 4 iterations per epoch
+    Trainer(tiny(), train, test, config, tmp_path / "dense", meta, hooks=[lottery.RewindPoints([6])]).fit()
+    dense = load_checkpoint(tmp_path / "dense" / "checkpoint.pt")["state_dict"]
+    keep_all = {n: torch.ones_like(p, dtype=torch.bool) for n, p in tiny().named_parameters() if p.dim() == 4}
+
+    ticket_meta = {**meta, "arm": "winning-ticket"}
+    ticket = lottery.reset_to(tiny(9), lottery.load_rewind(tmp_path / "dense", 6), keep_all)
+    steps = StepCounter()
+    Trainer(ticket, train, test, config, tmp_path / "ticket", ticket_meta, mask=keep_all, start_step=6,
+            hooks=[steps]).fit()
+    assert steps.count == 16 - 6
+    rewound = load_checkpoint(tmp_path / "ticket" / "checkpoint.pt")
+    assert rewound["step"] == 16 and all(torch.equal(rewound["state_dict"][n], v) for n, v in dense.items())
+
+    ticket = lottery.reset_to(tiny(9), lottery.load_rewind(tmp_path / "dense", 6), keep_all)
+    with pytest.raises(KeyboardInterrupt):
+        Trainer(ticket, train, test, config, tmp_path / "killed", ticket_meta, mask=keep_all, start_step=6,
+                hooks=[KillAt(2)]).fit()
+    assert load_checkpoint(tmp_path / "killed" / "checkpoint.pt")["step"] == 8     # epoch 1: iterations 6, 7
+    Trainer(tiny(3), train, test, config, tmp_path / "killed", ticket_meta, mask=keep_all, start_step=6,
+            hooks=[KillAt(-1)], resume=True).fit()
+    resumed = load_checkpoint(tmp_path / "killed" / "checkpoint.pt")["state_dict"]
+    assert all(torch.equal(resumed[n], v) for n, v in dense.items())
+
+
+class StepCounter(Hook):
+    def __init__(self):
+        self.count = 0
+
+    def after_step(self, trainer):
+        self.count += 1
+
+
+def test_start_step_outside_the_run_is_refused(tmp_path):
+    train, test = synthetic_loaders()
+    with pytest.raises(UserError, match="start step 8 is outside the run's 8 iterations"):
+        Trainer(tiny(), train, test, TrainConfig(epochs=2, lr=0.1, progress=False), tmp_path,
+                {"dataset": "x", "method": "lottery-ticket", "arm": "winning-ticket"}, start_step=8)
 
 
 def test_rewind_point_beyond_the_run_is_refused(tmp_path):

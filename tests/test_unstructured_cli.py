@@ -131,5 +131,5 @@ def test_a_mask_that_does_not_match_the_model_is_one_line(tmp_path):
 def test_lottery_rewind_beyond_the_run_is_one_line(tmp_path):
     p = run(["cifar/lottery-ticket/main.py", "--arch", "vgg11", "--cfg", TINY_JSON, "--dataset", "fashion-mnist",
              "--subset", "64", "--epochs", "1", "--rewind-iters", "0", "500", "--runs", str(tmp_path / "runs")])
-    assert_one_line_error(p, "--rewind-iters 500 is beyond the dense run's length", "= 1)")
+    assert_one_line_error(p, "--rewind-iters 500 is not before the end of the dense run", "= 1)")
     assert not (tmp_path / "runs").exists()
