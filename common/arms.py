@@ -23,6 +23,7 @@ from pathlib import Path
 
 import torch
 
+from common import distributed
 from common.checkpoint import (code_revision, jsonable, load_checkpoint, make_checkpoint,
                                model_from_checkpoint, save_checkpoint)
 from common.cli import (ArgumentParser, add_data_args, add_train_args, main_guard, non_negative_int,
@@ -74,8 +75,11 @@ def train_config(args, epochs=None, schedule=None, **overrides) -> TrainConfig:
 def run_training(args, model, *, dataset, method, arm, tag, meta=None, hooks=(), epochs=None, mask=None,
                  optimizer=None, lr_fn=None, config=None, loaders=None, start_step=0):
     """Load the data (unless ``loaders=(train, test)`` are given), place the model, and run the
-    engine; returns the result dict."""
+    engine; returns the result dict. Under torchrun, one process per GPU (``common.distributed``)."""
+    local_rank = distributed.init_from_env()
     device = resolve_device(args.device)
+    if distributed.world_size() > 1 and device.type == "cuda":
+        device = torch.device("cuda", local_rank)
     run_dir = Path(args.save) if args.save else default_run_dir(dataset, method, model.arch, arm, tag)
     if not args.resume and (run_dir / "checkpoint.pt").exists():
         raise UserError(f"{run_dir} already holds a run; continue it with --resume or choose --save DIR")
@@ -89,15 +93,18 @@ def run_training(args, model, *, dataset, method, arm, tag, meta=None, hooks=(),
         mask = {k: v.to(device) for k, v in mask.items()}
     config = config or train_config(args, epochs)
     meta = {"dataset": dataset, "method": method, "arm": arm, "seed": args.seed, **(meta or {})}
-    print(f"{method} {arm}: {model.arch} on {dataset} ({train.n} train images), {config.epochs} epochs, "
-          f"lr {config.lr}, run dir {run_dir}", flush=True)
+    if distributed.is_main():
+        procs = f", {distributed.world_size()} processes" if distributed.world_size() > 1 else ""
+        print(f"{method} {arm}: {model.arch} on {dataset} ({train.n} train images{procs}), {config.epochs} epochs, "
+              f"lr {config.lr}, run dir {run_dir}", flush=True)
     trainer = Trainer(model, train, test, config, run_dir, meta, hooks=hooks(model) if callable(hooks) else hooks,
                       optimizer=optimizer, lr_fn=lr_fn, args=args, mask=mask, resume=args.resume, device=device,
                       start_step=start_step)
     result = trainer.fit()
-    print(f"done: best top-1 {result['best_top1']:.2f}% (epoch {result['best_epoch']}), "
-          f"final {result['final_top1']:.2f}%, params {result['params']:,}, FLOPs {result['flops']:,}; "
-          f"{run_dir / 'result.json'}", flush=True)
+    if distributed.is_main():
+        print(f"done: best top-1 {result['best_top1']:.2f}% (epoch {result['best_epoch']}), "
+              f"final {result['final_top1']:.2f}%, params {result['params']:,}, FLOPs {result['flops']:,}; "
+              f"{run_dir / 'result.json'}", flush=True)
     return result
 
 
@@ -173,6 +180,7 @@ def prune_main(method: str, *, prune_fn, add_args=None, description=None, accept
         add_args(p)
 
     def run(args):
+        distributed.refuse_under_torchrun("prune.py")
         ckpt = load_checkpoint(args.checkpoint)
         _check_method(ckpt, args.checkpoint, method, accept_methods)
         if ckpt["arm"] == "pruned":

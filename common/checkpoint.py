@@ -17,6 +17,7 @@ from pathlib import Path
 
 import torch
 
+from common import distributed
 from common.errors import UserError
 
 FORMAT = "rethinking-pruning/1"
@@ -39,7 +40,10 @@ def code_revision() -> str:
 
 
 def save_checkpoint(payload: dict, path) -> None:
-    """Write ``payload`` to ``path`` atomically (temp file in the same folder, then rename)."""
+    """Write ``payload`` to ``path`` atomically (temp file in the same folder, then rename).
+    Under torchrun only rank 0 writes."""
+    if not distributed.is_main():
+        return
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")

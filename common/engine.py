@@ -14,6 +14,10 @@ ends with ``result.json``. A method plugs in through :class:`Hook`:
 ``mask=`` (unstructured keep-masks) is kept applied every step: pruned weights stay exactly
 zero and receive no update (``common.pruning.masks``).
 
+Under ``torchrun`` (``common.distributed``) the model is wrapped in DistributedDataParallel,
+each process trains on its slice of every batch, evaluation is split over the processes and
+summed, and only rank 0 prints, logs and writes files.
+
 ``start_step=k`` begins at global iteration ``k`` of the schedule (weight rewinding: a ticket
 reset to the weights after ``k`` iterations trains the remaining ones, with the lr and the data
 order of iterations ``k`` onwards).
@@ -38,6 +42,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from torch.nn.parallel import DistributedDataParallel
+
+from common import distributed
 from common.checkpoint import code_revision, jsonable, load_checkpoint, make_checkpoint, save_checkpoint
 from common.errors import UserError
 from common.pruning.masks import MaskKeeper, kept_params, sparsity, to_cpu_bool
@@ -207,6 +214,10 @@ def evaluate(model, loader, device=None, amp: bool = False):
         correct += (out.argmax(1) == y).sum()
         n += y.numel()
     model.train(was_training)
+    if getattr(loader, "world", 1) > 1:          # each process evaluated its share of the split
+        count = torch.tensor(float(n), device=device)
+        distributed.all_reduce_sum_(loss_sum, correct, count)
+        n = int(count.item())
     return loss_sum.item() / max(n, 1), 100.0 * correct.item() / max(n, 1)
 
 
@@ -238,7 +249,14 @@ class Trainer:
             model.parameters(), lr=config.lr, momentum=config.momentum,
             weight_decay=config.weight_decay, nesterov=config.nesterov and config.momentum > 0)
         self.lr_fn = lr_fn or make_lr_fn(config)
-        self.forward = torch.compile(model) if config.compile else model
+        self.world = distributed.world_size()
+        if self.world > 1:   # gradients averaged over the processes during backward
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            wrapped = DistributedDataParallel(model, device_ids=ids)
+        else:
+            wrapped = model
+        self.forward = torch.compile(wrapped) if config.compile else wrapped
+        self._eval_model = self.forward if self.world == 1 else model   # no collectives while evaluating
         total = config.epochs * len(train_loader)
         if not 0 <= start_step < max(total, 1):
             raise UserError(f"start step {start_step} is outside the run's {total} iterations")
@@ -298,7 +316,8 @@ class Trainer:
     # -- evaluation ----------------------------------------------------------
     def evaluate(self, loader=None):
         """Mean cross-entropy and top-1 accuracy (%) on ``loader`` (default: the test split)."""
-        return evaluate(self.forward, loader or self.test_loader, self.device, self.config.amp)
+        distributed.broadcast_buffers_(self.model)     # every process evaluates what rank 0 saves
+        return evaluate(self._eval_model, loader or self.test_loader, self.device, self.config.amp)
 
     # -- training ------------------------------------------------------------
     def _train_epoch(self, epoch, max_steps=None, skip=0):
@@ -312,7 +331,8 @@ class Trainer:
         correct = torch.zeros((), device=self.device, dtype=torch.long)
         seen, t0 = 0, time.perf_counter()
         bar = tqdm(loader, total=steps, desc=f"epoch {epoch + 1}/{self.config.epochs}", leave=False,
-                   disable=not self.config.progress, dynamic_ncols=True, mininterval=0.5)
+                   disable=not (self.config.progress and distributed.is_main()), dynamic_ncols=True,
+                   mininterval=0.5)
         for i, (x, y) in enumerate(bar):
             if i < skip:
                 continue
@@ -347,6 +367,10 @@ class Trainer:
                 break
         bar.close()
         seconds = time.perf_counter() - t0
+        if self.world > 1:     # the epoch's figures over all processes
+            count = torch.tensor(float(seen), device=self.device)
+            distributed.all_reduce_sum_(loss_sum, correct, count)
+            seen = int(count.item())
         return loss_sum.item() / max(seen, 1), 100.0 * correct.item() / max(seen, 1), seen / max(seconds, 1e-9), seconds
 
     def train_steps(self, steps: int) -> float:
@@ -371,10 +395,12 @@ class Trainer:
         from torch.utils.tensorboard import SummaryWriter
 
         cfg = self.config
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        if not self.resumed:
+        main = distributed.is_main()
+        if main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+        if main and not self.resumed:
             (self.run_dir / "args.json").write_text(json.dumps(jsonable(self.args or {}), indent=2) + "\n")
-        writer = SummaryWriter(str(self.run_dir))
+        writer = SummaryWriter(str(self.run_dir)) if main else None
         for h in self.hooks:
             h.on_train_start(self)
         try:
@@ -401,10 +427,13 @@ class Trainer:
                 self.best_acc, self.best_epoch = te_acc, -1
                 save_checkpoint(self._payload(-1), self.checkpoint_path)
         finally:
-            writer.close()
+            if writer is not None:
+                writer.close()
         return self.write_result()
 
     def _log(self, writer, epoch, tr_loss, tr_acc, te_loss, te_acc, rate):
+        if writer is None:       # not rank 0
+            return
         scalars = {"train/loss": tr_loss, "train/acc": tr_acc, "test/loss": te_loss, "test/acc": te_acc,
                    "lr": self.lr, "images_per_s": rate}
         for h in self.hooks:
@@ -442,6 +471,8 @@ class Trainer:
             result["method_metrics"] = hook_metrics
         result.update(extra or {})
         result = jsonable(result)
+        if not distributed.is_main():
+            return result
         tmp = self.run_dir / "result.json.tmp"
         tmp.write_text(json.dumps(result, indent=2) + "\n")
         tmp.replace(self.run_dir / "result.json")

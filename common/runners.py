@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+from common import distributed
 from common.arms import RUNS_ROOT, model_input_size, resolve_device, run_training
 from common.checkpoint import (code_revision, jsonable, load_checkpoint, make_checkpoint,
                                model_from_checkpoint, save_checkpoint)
@@ -91,6 +92,7 @@ def lottery_main(method: str = "lottery-ticket", *, arch="vgg16", epochs=160, lr
                         "magnitude) or the arch's init times the mask (dense, default for l1)")
 
     def run(args):
+        distributed.refuse_under_torchrun("the Lottery Ticket sequence")
         info = dataset_info(args.dataset)
         device = resolve_device(args.device)
         model_cfg = parse_cfg(args.cfg)
@@ -206,6 +208,7 @@ def imp_main(method: str = "imp", *, batch_size=64, weight_decay=1e-4, momentum=
     t.add_argument("--no-progress", action="store_true")
 
     def run(args):
+        distributed.refuse_under_torchrun("the IMP sequence")
         name = args.retrain.upper()
         if name not in imp.SCHEDULES + ("BIMP",):
             raise UserError(f"unknown retraining schedule {args.retrain!r}; choose one of "

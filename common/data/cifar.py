@@ -32,6 +32,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from common import distributed
 from common.errors import UserError
 
 FASHION_MNIST_SYSTEM_DIR = "/usr/share/datasets/fashion-mnist"
@@ -206,15 +207,27 @@ class DeviceLoader:
     train=True: per-epoch seeded permutation, random crop with ``pad`` zero padding and
     horizontal flip; train=False: the split in order, unaugmented. Both normalise with the
     dataset's mean/std. Call :meth:`set_epoch` before iterating an epoch.
+
+    Several processes (``world`` > 1, ``common.distributed``): ``batch_size`` is the global batch;
+    process ``rank`` yields its slice of each global batch (same permutation, crops and flips as
+    one process, so the processes together see exactly the one-process batches; the trailing
+    partial batch is dropped), and in test mode its contiguous share of the split.
     """
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, batch_size: int, mean, std,
-                 train: bool, device="cpu", seed: int = 0, pad: int = 4, channels_last: bool = False):
+                 train: bool, device="cpu", seed: int = 0, pad: int = 4, channels_last: bool = False,
+                 rank: int = 0, world: int = 1):
         if images.dtype != torch.uint8 or images.dim() != 4:
             raise ValueError("images must be a uint8 tensor [N, C, H, W]")
+        if train and batch_size % world:
+            raise UserError(f"--batch-size {batch_size} cannot be split evenly over {world} processes")
         self.device = torch.device(device)
         self.train, self.batch_size, self.seed, self.pad = train, int(batch_size), int(seed), int(pad)
         self.channels_last = channels_last
+        self.rank, self.world = int(rank), int(world)
+        if not train and world > 1:     # this process's share of the test split
+            share = -(-images.shape[0] // world)
+            images, labels = images[rank * share:(rank + 1) * share], labels[rank * share:(rank + 1) * share]
         self.n, self.c, self.h, self.w = images.shape
         self.labels = labels.to(self.device)
         self.images = images.contiguous().to(self.device)
@@ -235,6 +248,8 @@ class DeviceLoader:
 
     def __len__(self):
         full, rest = divmod(self.n, self.batch_size)
+        if self.train and self.world > 1:
+            return full
         # a trailing batch of one image would break BatchNorm in train mode: drop it
         return full + (1 if rest > 1 or (rest == 1 and not self.train) else 0)
 
@@ -263,8 +278,10 @@ class DeviceLoader:
         # the crop at column offset dx of a flipped image is the flip of the crop at 2*pad - dx
         dx = torch.where(flip, 2 * self.pad - dx, dx)
         flip = flip.long()
+        share = bs // self.world
         for i in range(steps):
-            sl = slice(i * bs, (i + 1) * bs)
+            start = i * bs + self.rank * share
+            sl = slice(start, start + share)
             x = self._windows[flip[sl], perm[sl], :, dy[sl], dx[sl]]       # B, C, H, W (uint8)
             yield self._finish(x), self.labels[perm[sl]]
 
@@ -283,8 +300,9 @@ def make_loaders(dataset: str, data_dir, batch_size: int, test_batch_size: int, 
         x_train, y_train = x_train[:subset], y_train[:subset]
     if test_subset is not None:
         x_test, y_test = x_test[:test_subset], y_test[:test_subset]
+    shard = dict(rank=distributed.rank(), world=distributed.world_size())
     train = DeviceLoader(x_train, y_train, batch_size, info.mean, info.std, train=True, device=device,
-                         seed=seed, channels_last=channels_last)
+                         seed=seed, channels_last=channels_last, **shard)
     test = DeviceLoader(x_test, y_test, test_batch_size, info.mean, info.std, train=False, device=device,
-                        channels_last=channels_last)
+                        channels_last=channels_last, **shard)
     return train, test, info
