@@ -35,12 +35,14 @@ prune_step() {
 #   -- extra training flags                                           (the array extra)
 # A flag is accepted only if the script declared its variable (set the defaults first). A script's
 # own flags go through a function method_flag FLAG VALUE that it defines, returning 1 for a flag it
-# does not know. Anything else is one error line and exit 2.
+# does not know. Anything else is one error line and exit 2. At the end it sets the array common:
+# the flags every training step of the script takes (--dataset --data-dir --subset --test-subset,
+# then the extra training flags).
 parse_table_flags() {
   local flag var
   while [[ $# -gt 0 ]]; do
     flag=$1
-    if [[ $flag == -- ]]; then shift; extra=("$@"); return 0; fi
+    if [[ $flag == -- ]]; then shift; extra=("$@"); break; fi
     if [[ $# -lt 2 ]]; then echo "$(basename "$0"): $flag needs a value" >&2; exit 2; fi
     var=${flag#--}; var=${var//-/_}
     case $flag in
@@ -53,6 +55,8 @@ parse_table_flags() {
     echo "$(basename "$0"): unknown option $flag (the options are listed at the top of $0)" >&2
     exit 2
   done
+  common=(--dataset "$dataset" --data-dir "${data_dir:-data}" ${subset[@]+"${subset[@]}"}
+          ${test_subset[@]+"${test_subset[@]}"} ${extra[@]+"${extra[@]}"})
 }
 
 # retrain_arms M ROOT TAG   the arms that start from ROOT/pruned/TAG/pruned.pt, with the script's

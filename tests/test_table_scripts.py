@@ -23,6 +23,15 @@ def test_parse_table_flags_fills_declared_variables_and_arrays():
                                            "0.3 0.5", "--lr", "0.05", "--no-progress"]
 
 
+def test_parse_table_flags_collects_the_flags_of_every_training_step():
+    proc = bash('dataset=cifar10; data_dir=data; subset=(); test_subset=(); extra=()\n'
+                'parse_table_flags --dataset cifar100 --data-dir /d --test-subset 200 -- --amp\n'
+                'printf "%s|" "${common[@]}"')
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split("|")[:-1] == ["--dataset", "cifar100", "--data-dir", "/d", "--test-subset", "200",
+                                           "--amp"]
+
+
 @pytest.mark.parametrize("flags,message", [
     ("--bogus 1", "unknown option --bogus"),
     ("--test-subset 10", "unknown option --test-subset"),   # this script declared no test_subset

@@ -17,7 +17,6 @@ subset=(); test_subset=(); cfg=(); runs=runs; data_dir=data; extra=()
 parse_table_flags "$@"
 
 M=cifar/l1-norm
-common=(--dataset "$dataset" --data-dir "$data_dir" "${subset[@]}" "${test_subset[@]}" "${extra[@]}")
 variants_of() {
   case $1 in
     vgg16|vgg16_mlp) echo A ;;

@@ -27,7 +27,6 @@ method_flag() {
 parse_table_flags "$@"
 
 M=cifar/regression
-common=(--dataset "$dataset" --data-dir "$data_dir" "${subset[@]}" "${test_subset[@]}" "${extra[@]}")
 for seed in $(seq 1 "$seeds"); do
   for arch in $archs; do
     base=$runs/$dataset/l1-norm/$arch/baseline/seed$seed

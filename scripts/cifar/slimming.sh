@@ -26,7 +26,6 @@ method_flag() {
 parse_table_flags "$@"
 
 M=cifar/slimming
-common=(--dataset "$dataset" --data-dir "$data_dir" "${subset[@]}" "${test_subset[@]}" "${extra[@]}")
 percents_of() {
   if [[ -n $percents ]]; then echo "$percents"; return; fi
   case $1/$dataset in

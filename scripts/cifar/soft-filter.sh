@@ -24,7 +24,6 @@ method_flag() {
 parse_table_flags "$@"
 
 M=cifar/soft-filter
-common=(--dataset "$dataset" --data-dir "$data_dir" "${subset[@]}" "${test_subset[@]}" "${extra[@]}")
 rates_of() {
   if [[ -n $rates ]]; then echo "$rates"; return; fi
   case $1 in

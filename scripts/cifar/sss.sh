@@ -24,7 +24,6 @@ method_flag() {
 parse_table_flags "$@"
 
 M=cifar/sss
-common=(--dataset "$dataset" --data-dir "$data_dir" "${subset[@]}" "${test_subset[@]}" "${extra[@]}")
 gammas_of() {
   if [[ -n $gammas ]]; then echo "$gammas"; else echo "0.02 0.05 0.1"; fi
 }

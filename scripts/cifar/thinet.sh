@@ -28,7 +28,6 @@ method_flag() {
 parse_table_flags "$@"
 
 M=cifar/thinet
-common=(--dataset "$dataset" --data-dir "$data_dir" "${subset[@]}" "${test_subset[@]}" "${extra[@]}")
 for seed in $(seq 1 "$seeds"); do
   for arch in $archs; do
     base=$runs/$dataset/l1-norm/$arch/baseline/seed$seed

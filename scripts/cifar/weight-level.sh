@@ -26,7 +26,6 @@ method_flag() {
 parse_table_flags "$@"
 
 M=cifar/weight-level
-common=(--dataset "$dataset" --data-dir "$data_dir" "${subset[@]}" "${test_subset[@]}" "${extra[@]}")
 for seed in $(seq 1 "$seeds"); do
   for arch in $archs; do
     root=$runs/$dataset/weight-level/$arch
