@@ -40,9 +40,8 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from tqdm import tqdm
-
 from torch.nn.parallel import DistributedDataParallel
+from tqdm import tqdm
 
 from common import distributed
 from common.checkpoint import code_revision, jsonable, load_checkpoint, make_checkpoint, save_checkpoint

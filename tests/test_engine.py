@@ -158,10 +158,20 @@ def test_lr_is_set_on_the_optimizer_each_step(tmp_path):
     assert seen == pytest.approx([0.2] * 6 + [0.02] * 3 + [0.002] * 3)
 
 
+class LayoutSeen(Hook):
+    """Records whether the first conv's weight is channels-last while training."""
+
+    def after_step(self, trainer):
+        w = trainer.model.features[0].weight
+        self.channels_last = w.is_contiguous(memory_format=torch.channels_last) and not w.is_contiguous()
+
+
 def _trained_state(tmp_path, name, **flags):
     train, test = _data()
+    seen = LayoutSeen()
     Trainer(_model(1), train, test, TrainConfig(epochs=2, lr=0.05, progress=False, **flags), tmp_path / name,
-            META).fit()
+            META, hooks=[seen]).fit()
+    assert seen.channels_last == flags.get("channels_last", False)
     return load_checkpoint(tmp_path / name / "checkpoint.pt")["state_dict"]
 
 
