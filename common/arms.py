@@ -33,8 +33,8 @@ from common.engine import Trainer, TrainConfig, evaluate, seed_everything
 from common.errors import UserError
 from common.flops import count_flops, count_params
 from common.models import build_model, list_archs
-from common.pruning.masks import apply_mask_, kept_params
-from common.pruning.masks import sparsity as mask_sparsity
+from common.masks import apply_mask_, kept_params
+from common.masks import sparsity as mask_sparsity
 
 RUNS_ROOT = Path(os.environ.get("RUNS_DIR", "runs"))  # scripts point RUNS_DIR elsewhere
 

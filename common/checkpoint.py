@@ -136,6 +136,6 @@ def model_from_checkpoint(ckpt: dict, load_weights: bool = True):
             raise UserError(f"checkpoint weights do not fit {ckpt['arch']} with its cfg: "
                             f"{str(e).splitlines()[0]}") from None
     if ckpt.get("mask") is not None:
-        from common.pruning.masks import check_mask
+        from common.masks import check_mask
         check_mask(model, ckpt["mask"])
     return model

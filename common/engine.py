@@ -12,7 +12,7 @@ ends with ``result.json``. A method plugs in through :class:`Hook`:
   ``state_dict`` / ``load_state_dict``  whatever the hook must carry across a resume
 
 ``mask=`` (unstructured keep-masks) is kept applied every step: pruned weights stay exactly
-zero and receive no update (``common.pruning.masks``).
+zero and receive no update (``common.masks``).
 
 Under ``torchrun`` (``common.distributed``) the model is wrapped in DistributedDataParallel,
 each process trains on its slice of every batch, evaluation is split over the processes and
@@ -46,7 +46,7 @@ from tqdm import tqdm
 from common import distributed
 from common.checkpoint import code_revision, jsonable, load_checkpoint, make_checkpoint, save_checkpoint
 from common.errors import UserError
-from common.pruning.masks import MaskKeeper, kept_params, sparsity, to_cpu_bool
+from common.masks import MaskKeeper, kept_params, sparsity, to_cpu_bool
 
 
 class TrainingDiverged(UserError):
@@ -229,7 +229,7 @@ class Trainer:
           (``variant``, ``seed``, ``base_flops``, ...) is copied into checkpoints and result.json.
     start_step: begin at this global iteration (its epoch, part-way through it), e.g. a ticket
           rewound to iteration ``k``; the iterations before it are not trained.
-    mask: optional unstructured keep-mask ``{param name: bool tensor}`` (``common.pruning.masks``).
+    mask: optional unstructured keep-mask ``{param name: bool tensor}`` (``common.masks``).
           The trainer keeps it applied: masked gradients are zeroed before every optimizer step
           and the masked weights re-zeroed after it, so pruned weights stay exactly 0 and get no
           update; it is saved in checkpoints. A hook may change it with :meth:`set_mask`.

@@ -27,7 +27,7 @@ from common.errors import UserError
 from common.flops import count_flops
 from common.models import build_model, list_archs
 from common.pruning import imp, lottery
-from common.pruning.masks import apply_mask_, kept_params, sparse_kaiming_init_, sparsity
+from common.masks import apply_mask_, kept_params, sparse_kaiming_init_, sparsity
 
 
 def step_state(run_dir: Path) -> str:

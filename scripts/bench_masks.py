@@ -30,7 +30,7 @@ from common.data import DeviceLoader  # noqa: E402
 from common.engine import Trainer, TrainConfig  # noqa: E402
 from common.models import build_model  # noqa: E402
 from common.pruning.magnitude import magnitude_prune, prune_fraction_of_remaining  # noqa: E402
-from common.pruning.masks import MaskKeeper, prunable_weights  # noqa: E402
+from common.masks import MaskKeeper, prunable_weights  # noqa: E402
 
 
 def sync(device):

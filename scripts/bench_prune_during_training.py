@@ -136,7 +136,7 @@ def main():
         print(f"| SFP removal of zero filters | {arch} | {t:.3f} |")
     for arch in ("resnet56", "preresnet164") if not args.quick else ("resnet20",):
         model = build_model(arch, 10)
-        blocks = [b for b, _, _ in model.residual_branches()]
+        blocks = [b.block for b in model.residual_branches()]
         lam = torch.rand(len(blocks))
         lam[::3] = 0
         t, _ = timed(lambda: sss_prune(model, blocks, lam))

@@ -11,7 +11,7 @@ from common.engine import Trainer, TrainConfig
 from common.errors import UserError
 from common.models import build_model
 from common.pruning import imp
-from common.pruning.masks import prunable_weights, sparsity
+from common.masks import prunable_weights, sparsity
 
 from tests.helpers import synthetic_loaders
 

@@ -12,7 +12,7 @@ from common.flops import count_flops
 from common.models import build_model
 from common.pruning import lottery
 from common.pruning.l1norm import l1_prune, plan_keep_counts
-from common.pruning.masks import apply_mask_, sparsity
+from common.masks import apply_mask_, sparsity
 
 from tests.helpers import KillAt, synthetic_loaders
 

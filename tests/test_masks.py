@@ -1,4 +1,4 @@
-"""Keep-masks (common.pruning.masks), the engine keeping them applied, non-zero FLOPs, and exact
+"""Keep-masks (common.masks), the engine keeping them applied, non-zero FLOPs, and exact
 global / layer-wise magnitude selection (common.pruning.magnitude)."""
 
 import pytest
@@ -12,7 +12,7 @@ from common.flops import count_flops, count_params
 from common.models import build_model
 from common.pruning.magnitude import (keep_all_but_smallest, magnitude_prune, prune_fraction_of_remaining,
                                       prune_to_sparsity)
-from common.pruning.masks import (MaskKeeper, apply_mask_, check_mask, kept_params, prunable_weights,
+from common.masks import (MaskKeeper, apply_mask_, check_mask, kept_params, prunable_weights,
                                   sparse_kaiming_init_, sparsity)
 
 TINY = [8, "M", 16, "M", 16, 16, "M", 32, 32, "M", 32, 32]

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from common.engine import Trainer, TrainConfig, make_lr_fn
 from common.flops import count_flops
 from common.models import build_model
-from common.pruning.masks import MaskKeeper
+from common.masks import MaskKeeper
 from common.pruning.sfp import (SoftFilterPruningHook, filter_l2_norms, remove_zero_filters,
                                 sfp_layers, soft_prune_)
 from common.pruning.surgery import zero_channels

@@ -44,7 +44,7 @@ def test_removing_zero_lambda_blocks_keeps_the_outputs(arch):
     with torch.no_grad():
         scaled = model(x)
     hook.remove()
-    blocks = [b for b, _, _ in hook.branches]
+    blocks = [b.block for b in hook.branches]
     smaller, report = sss_prune(model, blocks, lam)
     with torch.no_grad():
         out = smaller.eval()(x)           # 164 layers of float32 sums: compare relative to the output scale

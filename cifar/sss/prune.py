@@ -17,7 +17,7 @@ def fold_scales(args, model, ckpt):
         raise UserError(f"{args.checkpoint} is a {ckpt['arm']} run without block scales; "
                         f"train with cifar/sss/main.py --gamma G first")
     blocks, lam = found
-    if blocks != [b for b, _, _ in model.residual_branches()]:
+    if blocks != [b.block for b in model.residual_branches()]:
         raise UserError(f"the block scales in {args.checkpoint} do not match its model")
     fold_lambdas_(model, blocks, lam)
 

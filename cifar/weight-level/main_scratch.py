@@ -6,7 +6,7 @@ for its surviving connections, N(0, sqrt(2 / (nnz / C_in))), as the original cod
 (--dense-init: the arch's own initialisation, then the mask).
 """
 from common.arms import scratch_main
-from common.pruning.masks import sparse_kaiming_init_
+from common.masks import sparse_kaiming_init_
 
 
 def add_args(p):

@@ -1,56 +1,31 @@
-"""Model registry: every model is ``(arch, cfg)``.
+"""Model registry: every model is ``(arch, cfg)``, and every arch has a *kind*.
 
 ``build_model(arch, num_classes, in_channels, cfg)`` builds any registered network from an
 explicit width configuration; ``cfg=None`` gives the arch's default (unpruned) widths.
 A pruned network is the same arch with a smaller cfg, so a checkpoint needs only
 ``arch``, ``num_classes``, ``in_channels`` and ``cfg`` to rebuild its model.
 
-Models also describe their *channel groups* (:class:`ChannelGroup`): a set of channels
-that can be removed together, with the tensors that must be sliced when they are.
-``common.pruning.surgery`` uses this to build smaller models without per-arch code.
+The kind (``"cifar"``: 32x32 inputs; ``"imagenet"``: 224x224) says which datasets an arch is
+for: arch names are unique across kinds, and :func:`check_kind` refuses an arch with a dataset
+of another kind. What pruning may ask of a model is written down in ``protocol.py``.
 """
 
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import torch.nn as nn
 
 from common.errors import UserError
-
-
-@dataclass(frozen=True)
-class ChannelGroup:
-    """Channels ``0..size-1`` produced by ``producer`` and read by ``consumers``.
-
-    name:       unique id of the group (the producing conv's module name)
-    cfg_index:  position in ``model.cfg`` that holds this group's width
-    size:       current number of channels
-    producer:   module name of the conv (or linear) whose output channels these are
-    bn:         module name of the BatchNorm right after the producer, or None
-    consumers:  module names of the layers that read these channels as input
-    selection:  for a selection group, the :class:`~common.models.layers.ChannelSelection`
-                that picks these channels out of a wider BN output (pre-activation ResNet,
-                DenseNet). Then ``producer`` is None, ``bn`` is that wider BN (its scales
-                belong to channels ``selection.index``; it is never sliced) and removing
-                channels shortens the selection's index and the consumers' inputs.
-    """
-
-    name: str
-    cfg_index: int
-    size: int
-    producer: str | None
-    bn: str | None
-    consumers: tuple[str, ...] = field(default_factory=tuple)
-    selection: str | None = None
+from common.models.protocol import ChannelGroup, ResidualBranch  # noqa: F401  (re-exported)
 
 
 @dataclass(frozen=True)
 class ArchSpec:
     name: str
-    family: str
+    kind: str
     builder: Callable[..., nn.Module]
     default_cfg: Callable[[], list]
     validate_cfg: Callable[[list], None]
@@ -60,14 +35,23 @@ class ArchSpec:
 _ARCHS: dict[str, ArchSpec] = {}
 
 
-def register_arch(name, family, builder, default_cfg, validate_cfg, description=""):
+def register_arch(name, kind, builder, default_cfg, validate_cfg, description=""):
+    """Add an arch of ``kind`` ("cifar", "imagenet"); a name may exist once across all kinds."""
     if name in _ARCHS:
-        raise ValueError(f"arch {name!r} registered twice")
-    _ARCHS[name] = ArchSpec(name, family, builder, default_cfg, validate_cfg, description)
+        raise ValueError(f"arch {name!r} registered twice (as {_ARCHS[name].kind} and {kind})")
+    _ARCHS[name] = ArchSpec(name, kind, builder, default_cfg, validate_cfg, description)
 
 
-def list_archs(family: str | None = None) -> list[str]:
-    return sorted(n for n, s in _ARCHS.items() if family is None or s.family == family)
+def list_archs(kind: str | None = None) -> list[str]:
+    return sorted(n for n, s in _ARCHS.items() if kind is None or s.kind == kind)
+
+
+def check_kind(arch: str, kind: str, dataset: str) -> None:
+    """One :class:`UserError` line unless ``arch`` is a model for datasets of ``kind``."""
+    spec = arch_spec(arch)
+    if spec.kind != kind:
+        raise UserError(f"{arch} is a {spec.kind} model and {dataset} a {kind} dataset; choose one of: "
+                        f"{', '.join(list_archs(kind)) or 'none registered yet'}")
 
 
 def arch_spec(arch: str) -> ArchSpec:

@@ -60,12 +60,11 @@ def plan_keep_counts(model: nn.Module, variant: str | None = None, ratio: float 
         return {g.name: max(1, int(g.size * 0.5)) for k, g in enumerate(groups, 1) if k in VGG16_A_LAYERS}
     if (arch, variant) in RESNET_VARIANTS:
         ratios, skip = RESNET_VARIANTS[(arch, variant)]
-        per_stage = len(groups) // 3
         counts = {}
         for b, g in enumerate(groups, 1):  # block b's first conv has conv id 2b
             if 2 * b in skip:
                 continue
-            counts[g.name] = int(g.size * (1 - ratios[(b - 1) // per_stage]))
+            counts[g.name] = int(g.size * (1 - ratios[g.stage]))
         return counts
     known = variants_for(arch)
     raise UserError(f"no L1-norm variant {variant!r} for {arch}; "

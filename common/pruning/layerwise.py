@@ -22,6 +22,7 @@ import torch.nn.functional as F
 
 from common.errors import UserError
 from common.flops import forward_with_hooks
+from common.models.protocol import require_protocol
 
 
 # ----------------------------------------------------------------------------- images
@@ -53,28 +54,18 @@ def training_sample(dataset: str, data_dir, count: int, batch_size: int, seed: i
 
 # ----------------------------------------------------------------------------- layers
 
-def arch_kind(model: nn.Module, method: str) -> str:
-    """``"vgg"`` or ``"resnet"`` (CIFAR ResNet, basic blocks): the models the layer plans know."""
-    from common.models.cifar.resnet import CifarResNet
-    from common.models.cifar.vgg import VGG
-
-    if isinstance(model, VGG):
-        return "vgg"
-    if isinstance(model, CifarResNet):
-        return "resnet"
-    raise UserError(f"{method} has layer plans for VGG and the CIFAR ResNets (basic blocks), not for "
-                    f"{getattr(model, 'arch', type(model).__name__)}")
-
-
-def vgg_stages(model: nn.Module) -> list[int]:
-    """Stage (0-based, stages end at each 'M' of the cfg) of every conv of a VGG, in order."""
-    stage, stages = 0, []
-    for v in model.cfg:
-        if v == "M":
-            stage += 1
-        else:
-            stages.append(stage)
-    return stages
+def paper_groups(model: nn.Module) -> list:
+    """The channel groups layer-wise methods prune by default, in network order: in a residual
+    network the channels inside the residual branches (a block's output width is its shortcut's),
+    in a chain every group outside the last stage (VGG-16: conv1_1 ... conv4_3)."""
+    require_protocol(model, "layer-wise channel pruning")
+    groups = model.channel_groups()
+    branches = model.residual_branches()
+    if branches:
+        inside = {i for b in branches for i in b.cfg_indices}
+        return [g for g in groups if g.cfg_index in inside]
+    last = max(g.stage for g in groups)
+    return [g for g in groups if g.stage < last]
 
 
 def named_groups(model: nn.Module, names) -> list:

@@ -30,7 +30,7 @@ from common.engine import Hook
 from common.errors import UserError
 from common.pruning.l1norm import filter_l1_norms, keep_largest, plan_keep_counts
 from common.pruning.magnitude import prune_fraction_of_remaining
-from common.pruning.masks import apply_mask_, prunable_weights
+from common.masks import apply_mask_, prunable_weights
 
 
 def rewind_file(run_dir, k: int) -> Path:

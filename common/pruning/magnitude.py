@@ -4,7 +4,7 @@ Remove the connections of smallest magnitude ``|w|`` and keep the rest with thei
 values (Sec. 3 of the paper: train, prune, retrain). As re-implemented by Liu et al. (2019,
 Sec. 4.3): **one global threshold** over the weights of every conv layer, chosen so that a
 fraction ``p`` of them is removed (``--percent``); the pruned model is the full network with a
-keep-mask (``common.pruning.masks``) and the mask is kept during fine-tuning.
+keep-mask (``common.masks``) and the mask is kept during fine-tuning.
 
 Selection here is exact: the ``k = round(p * N)`` smallest magnitudes are removed, ties at the
 threshold broken by position (earlier tensor, then lower flat index, first), so the achieved
@@ -20,7 +20,7 @@ from __future__ import annotations
 import torch
 
 from common.errors import UserError
-from common.pruning.masks import apply_mask_, layer_report, prunable_weights
+from common.masks import apply_mask_, layer_report, prunable_weights
 
 
 def keep_all_but_smallest(scores: torch.Tensor, k: int, alive: torch.Tensor | None = None) -> torch.Tensor:

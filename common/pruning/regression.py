@@ -34,11 +34,12 @@ fraction set so that the whole network needs ``1/speedup`` of its FLOPs.
 Residual networks (Sec. 3.3): only the inner channels of a block are pruned (its output width
 is the shortcut's). The last conv of the branch is reconstructed towards
 ``Y_branch + Y_shortcut - Y'_shortcut``: what the pruned block must add so that branch plus
-shortcut of the pruned network matches the original sum. Here the branch ends in BN, so the
-target, in the conv's output space, is ``Y + (S(x) - S(x')) / a`` with S the (parameter-free)
-shortcut, x / x' the block inputs of the original / pruned network and ``a = gamma / sqrt(var +
-eps)`` the BN scale. The paper's channel sampler in front of a bottleneck's first conv is not
-needed: these CIFAR blocks never change their input width.
+shortcut of the pruned network matches the original sum. Where the branch ends in BN (the
+model's ``ResidualBranch.end``), the target, in the conv's output space, is
+``Y + (S(x) - S(x')) / a`` with S the block's shortcut, x / x' the block inputs of the original /
+pruned network and ``a = gamma / sqrt(var + eps)`` the BN scale (``a = 1`` where the conv ends
+the branch). The paper's channel sampler in front of a bottleneck's first conv is not needed:
+these CIFAR blocks never change their input width.
 """
 
 from __future__ import annotations
@@ -54,8 +55,9 @@ from tqdm import tqdm
 
 from common.errors import UserError
 from common.flops import layer_flops
-from common.pruning.layerwise import (arch_kind, as_matrix, at_positions, draw_positions, named_groups, patches,
-                                      run_until, set_from_matrix, solve_normal_equations, trace_layers, vgg_stages)
+from common.models.protocol import require_protocol
+from common.pruning.layerwise import (as_matrix, at_positions, draw_positions, named_groups, paper_groups, patches,
+                                      run_until, set_from_matrix, solve_normal_equations, trace_layers)
 from common.pruning.surgery import prune_channels
 
 DEFAULT_LOCATIONS = 10    # sampled positions per image, as the paper
@@ -209,17 +211,17 @@ def relative_error(x_patches, target, weight, bias=None) -> float:
 def plan_layers(model: nn.Module, layers="paper") -> tuple[list, list]:
     """The groups pruned, in order, and which of them are *deep* (keep ``deep_ratio`` x more):
     ``"paper"`` (see the module docstring), ``"all"`` or a list of group names (none deep)."""
-    kind = arch_kind(model, "channel pruning by regression")
+    require_protocol(model, "channel pruning by regression")
     if not isinstance(layers, str):
         groups = named_groups(model, layers)
         return groups, [False] * len(groups)
-    groups = model.channel_groups()
-    if kind == "resnet":                       # every block's inner channels, uniformly
+    if model.residual_branches():              # the branches' inner channels, uniformly
+        groups = model.channel_groups() if layers == "all" else paper_groups(model)
         return groups, [False] * len(groups)
-    stages = vgg_stages(model)
-    last = stages[-1]
-    chosen = [(g, s) for g, s in zip(groups, stages) if layers == "all" or s < last]
-    return [g for g, _ in chosen], [s >= last - 1 for _, s in chosen]
+    groups = model.channel_groups()            # a chain: all but the last stage, the one before it deep
+    last = max(g.stage for g in groups)
+    chosen = [g for g in groups if layers == "all" or g.stage < last]
+    return chosen, [g.stage >= last - 1 for g in chosen]
 
 
 def plan_widths(model: nn.Module, speedup: float, input_size, layers="paper", deep_ratio: float = 1.5) -> dict:
@@ -271,16 +273,12 @@ def check_locations(model: nn.Module, widths: dict, locations, input_size) -> tu
     return consumers, shapes
 
 
-def _residual_block(modules: dict, consumer: str):
-    """The residual block whose branch ends in ``consumer`` (conv2 -> bn2 -> + shortcut(x)), or None."""
-    block = modules.get(consumer.rpartition(".")[0])
-    if block is not None and callable(getattr(block, "shortcut", None)) and getattr(block, "conv2", None) \
-            is modules[consumer]:
-        return block
-    return None
-
-
-def _bn_scale(bn: nn.Module) -> torch.Tensor:
+def _end_scale(modules: dict, branch) -> torch.Tensor | None:
+    """Per-channel factor from the last conv's output to the branch's end: the BN scale
+    ``gamma / sqrt(var + eps)`` when a BN ends the branch, None when the conv itself does."""
+    if branch.end == branch.last_conv:
+        return None
+    bn = modules[branch.end]
     return bn.weight.detach() / torch.sqrt(bn.running_var + bn.eps)
 
 
@@ -304,14 +302,16 @@ def regression_prune(model: nn.Module, batches, *, speedup=2.0, widths=None, lay
     consumers, shapes = check_locations(model, widths, locations, input_size)
     names = list(consumers)
     modules = dict(original.named_modules())
-    blocks = {name: _residual_block(modules, consumers[name]) for name in names}
+    ending = {b.last_conv: b for b in original.residual_branches()}
+    branch = {name: ending[consumers[name]] for name in names if consumers[name] in ending}
 
     # positions per layer and image, drawn once; targets from one pass of the original network
     generator = torch.Generator().manual_seed(seed)
     per_image = {n: locations or min(DEFAULT_LOCATIONS, shapes[consumers[n]]["positions"]) for n in names}
     pos = {n: [draw_positions(x.shape[0], per_image[n], shapes[consumers[n]]["positions"], generator)
                .to(x.device) for x in batches] for n in names}
-    block_name = {n: consumers[n].rpartition(".")[0] for n in names if blocks[n] is not None}
+    block_name = {n: b.block for n, b in branch.items()}
+    shortcut = {n: modules[b.block].shortcut for n, b in branch.items()}
     targets = {n: [] for n in names}
     shortcut_orig = {n: [] for n in block_name}
     for b, x in enumerate(batches):
@@ -321,7 +321,7 @@ def regression_prune(model: nn.Module, batches, *, speedup=2.0, widths=None, lay
             bias = getattr(modules[consumers[n]], "bias", None)
             targets[n].append(y if bias is None else y - bias.float())
             if n in block_name:
-                s = blocks[n].shortcut(got[("in", block_name[n])])
+                s = shortcut[n](got[("in", block_name[n])])
                 shortcut_orig[n].append(at_positions(s, pos[n][b]).flatten(0, 1).float())
 
     report = []
@@ -337,14 +337,18 @@ def regression_prune(model: nn.Module, batches, *, speedup=2.0, widths=None, lay
             got = run_until(model, x, inputs=wanted + [consumer])
             x_list.append(patches(got[("in", consumer)].float(), mod, pos[name][b]).flatten(0, 1))
             if name in block_name:
-                s = blocks[name].shortcut(got[("in", block_name[name])])
+                s = shortcut[name](got[("in", block_name[name])])
                 correction.append(at_positions(s, pos[name][b]).flatten(0, 1).float())
         xs = torch.cat(x_list)
         if name in block_name:   # Y_branch + S(x) - S(x'), divided by the BN scale (0 where gamma = 0)
-            a = _bn_scale(modules[f"{block_name[name]}.bn2"]).float()
             diff = torch.cat(shortcut_orig.pop(name)) - torch.cat(correction)
-            y = y + torch.where(a.abs() > 1e-12, diff / a.where(a.abs() > 1e-12, torch.ones_like(a)),
-                                torch.zeros_like(diff))
+            a = _end_scale(modules, branch[name])
+            if a is None:
+                y = y + diff
+            else:
+                a = a.float()
+                y = y + torch.where(a.abs() > 1e-12, diff / a.where(a.abs() > 1e-12, torch.ones_like(a)),
+                                    torch.zeros_like(diff))
         keep = widths[name]
         rows = torch.randperm(xs.shape[0], generator=generator)[:min(lasso_rows, xs.shape[0])].to(xs.device)
         gram, rhs = lasso_problem(xs[rows], weight, y[rows])

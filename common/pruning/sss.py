@@ -21,7 +21,7 @@ layer of their branch (:func:`remove_blocks`): the shallower network computes ex
 the trained network computes.
 
 The scales are attached without touching the model: any model listing its
-``residual_branches()`` (``(block, module ending the branch, cfg indices)``) gets a forward
+``residual_branches()`` (``common.models.protocol.ResidualBranch``) gets a forward
 hook multiplying that module's output by lambda_j -- or its input, the same thing and
 cheaper, when it is a bias-free conv (:class:`SparseStructureHook`).
 """
@@ -55,15 +55,15 @@ class SparseStructureHook(Hook):
     """lambda_j on every residual branch, trained by :func:`apg_step` after each SGD step."""
 
     def __init__(self, model: nn.Module, gamma: float, momentum: float = 0.9):
-        if not hasattr(model, "residual_branches"):
-            raise UserError(f"{model.arch} has no residual blocks to scale; use a ResNet or PreResNet")
         self.gamma, self.momentum = float(gamma), float(momentum)
         self.branches = model.residual_branches()
+        if not self.branches:
+            raise UserError(f"{model.arch} has no residual blocks to scale; use a ResNet or PreResNet")
         device = next(model.parameters()).device
         self.lam = torch.ones(len(self.branches), device=device, requires_grad=True)
         self.velocity = torch.zeros(len(self.branches), device=device)
         modules = dict(model.named_modules())
-        self.handles = [self._attach(modules[out], j) for j, (_, out, _) in enumerate(self.branches)]
+        self.handles = [self._attach(modules[b.end], j) for j, b in enumerate(self.branches)]
 
     def _attach(self, module, j):
         """Scale the branch's last layer: its input when it is a bias-free conv or linear (the
@@ -91,10 +91,10 @@ class SparseStructureHook(Hook):
 
     def state_dict(self) -> dict:
         return {"sss_lambda": self.lam.detach().cpu().clone(), "sss_velocity": self.velocity.cpu().clone(),
-                "sss_blocks": [b for b, _, _ in self.branches], "sss_gamma": self.gamma}
+                "sss_blocks": [b.block for b in self.branches], "sss_gamma": self.gamma}
 
     def load_state_dict(self, state: dict):
-        if state.get("sss_blocks") != [b for b, _, _ in self.branches]:
+        if state.get("sss_blocks") != [b.block for b in self.branches]:
             raise UserError("cannot resume: the checkpoint's SSS scales belong to other blocks")
         with torch.no_grad():
             self.lam.copy_(state["sss_lambda"].to(self.lam.device))
@@ -119,7 +119,7 @@ def fold_lambdas_(model: nn.Module, blocks, lam) -> None:
     """Multiply each branch's last layer by its lambda, in place (exact: BN output is affine in
     its weight and bias, a bias-free conv is linear in its weight)."""
     modules = dict(model.named_modules())
-    ends = {b: out for b, out, _ in model.residual_branches()}
+    ends = {b.block: b.end for b in model.residual_branches()}
     for b, v in zip(blocks, lam.tolist()):
         m = modules[ends[b]]
         m.weight.mul_(v)
@@ -130,7 +130,7 @@ def fold_lambdas_(model: nn.Module, blocks, lam) -> None:
 def remove_blocks(model: nn.Module, blocks) -> nn.Module:
     """A copy of ``model`` without the residual branches of ``blocks`` (their cfg entries set
     to 0; a downsampling block keeps its shortcut); every other weight copied."""
-    branches = {b: idx for b, _, idx in model.residual_branches()}
+    branches = {b.block: b.cfg_indices for b in model.residual_branches()}
     unknown = [b for b in blocks if b not in branches]
     if unknown:
         raise UserError(f"{model.arch} has no residual branch named {', '.join(unknown)}")
@@ -152,7 +152,7 @@ def sss_prune(model: nn.Module, blocks, lam):
     exactly 0; returns ``(shallower model, report)``. The result computes what the
     lambda-scaled network computes."""
     lam = torch.as_tensor(lam).detach().cpu()
-    if list(blocks) != [b for b, _, _ in model.residual_branches()]:
+    if list(blocks) != [b.block for b in model.residual_branches()]:
         raise UserError("the SSS scales do not match this model's residual blocks")
     work = build_model(model.arch, model.num_classes, model.in_channels, model.cfg)
     work.load_state_dict(model.state_dict())

@@ -1,10 +1,12 @@
 """Turn ``(model, kept channel indices)`` into the smaller cfg model, weights copied.
 
-Every model lists its prunable channel groups (``model.channel_groups()``): the conv that
-produces the channels, the BatchNorm after it, and the layers that read them. Removing
-channels of a group slices, along the channel dimension,
+Every model lists its prunable channel groups (``model.channel_groups()``, see
+``common.models.protocol``): the conv that produces the channels, the BatchNorm after it, any
+depthwise convs that pass them through, and the layers that read them. Removing channels of a
+group slices, along the channel dimension,
   * the producer's weight (dim 0) and bias,
   * the BatchNorm's weight, bias, running mean and running variance,
+  * each depthwise conv's weight (dim 0: one filter per channel) and bias, and its BatchNorm,
   * each consumer's weight along its input dimension (dim 1 of a conv or linear weight),
   * for a selection group (channels a ``ChannelSelection`` picks out of a wider BN output),
     the selection's ``index`` instead of a producer and BN, which keep their width,
@@ -21,6 +23,10 @@ from common.errors import UserError
 from common.models import build_model
 
 
+def _bn_slices(bn: str) -> list[tuple[str, int]]:
+    return [(f"{bn}.{k}", 0) for k in ("weight", "bias", "running_mean", "running_var")]
+
+
 def _slices(model: nn.Module, group) -> list[tuple[str, int]]:
     modules = dict(model.named_modules())
     out = []
@@ -32,11 +38,21 @@ def _slices(model: nn.Module, group) -> list[tuple[str, int]]:
         if getattr(producer, "bias", None) is not None:
             out.append((f"{group.producer}.bias", 0))
         if group.bn is not None:
-            out += [(f"{group.bn}.{k}", 0) for k in ("weight", "bias", "running_mean", "running_var")]
+            out += _bn_slices(group.bn)
+    for conv, bn in group.depthwise:
+        m = modules[conv]
+        if not (isinstance(m, nn.Conv2d) and m.groups == m.in_channels == m.out_channels == group.size):
+            raise ValueError(f"{conv} is listed as depthwise in group {group.name} but is {m}")
+        out.append((f"{conv}.weight", 0))
+        if m.bias is not None:
+            out.append((f"{conv}.bias", 0))
+        if bn is not None:
+            out += _bn_slices(bn)
     for name in group.consumers:
         m = modules[name]
         if isinstance(m, nn.Conv2d) and m.groups != 1:
-            raise NotImplementedError(f"consumer {name} is a grouped conv; surgery does not handle it")
+            raise NotImplementedError(f"consumer {name} is a grouped conv; list a depthwise conv in the "
+                                      f"group's depthwise, not as a consumer")
         if isinstance(m, nn.Linear) and m.in_features != group.size:
             raise NotImplementedError(f"consumer {name} reads {m.in_features} features from {group.size} channels")
         out.append((f"{name}.weight", 1))
@@ -77,8 +93,9 @@ def prune_channels(model: nn.Module, keep: dict) -> nn.Module:
 
 @torch.no_grad()
 def zero_channels(model: nn.Module, keep: dict) -> nn.Module:
-    """Zero, in place, every channel *not* kept: producer filters, bias, BN weight and bias
-    (for a selection group: the BN weight and bias of the selected channels dropped).
+    """Zero, in place, every channel *not* kept: producer filters, bias, BN weight and bias, and the
+    same for the depthwise convs passing them on (for a selection group: the BN weight and bias of
+    the selected channels dropped).
 
     The zeroed channels then output exactly 0 after BN (and ReLU), so the model computes
     what :func:`prune_channels` with the same ``keep`` computes -- the check surgery is
@@ -99,7 +116,10 @@ def zero_channels(model: nn.Module, keep: dict) -> nn.Module:
         producer.weight[drop] = 0
         if getattr(producer, "bias", None) is not None:
             producer.bias[drop] = 0
-        if group.bn is not None:
-            modules[group.bn].weight[drop] = 0
-            modules[group.bn].bias[drop] = 0
+        for m in (group.bn, *(name for pair in group.depthwise for name in pair)):
+            if m is None:
+                continue
+            modules[m].weight[drop] = 0
+            if getattr(modules[m], "bias", None) is not None:
+                modules[m].bias[drop] = 0
     return model

@@ -20,9 +20,10 @@ the removed filters (and their BN entries) and layer i+1 the matching input slic
 
 The whole network is pruned one layer at a time, front to back, each layer sampled from the
 network as pruned so far (``thinet_prune``), with an optional short fine-tune in between.
-Which layers: VGG -- every conv outside the last stage (VGG-16: conv1_1 ... conv4_3, the
-paper's ThiNet-Conv schedule; ``layers="all"`` adds the last stage); ResNet -- only the inner
-conv of each residual block (Sec. 4.2: block outputs keep their width).
+Which layers (``layerwise.paper_groups``): in a chain such as VGG every conv outside the last
+stage (VGG-16: conv1_1 ... conv4_3, the paper's ThiNet-Conv schedule; ``layers="all"`` adds the
+last stage); in a ResNet only the channels inside the residual branches (Sec. 4.2: block outputs
+keep their width).
 """
 
 from __future__ import annotations
@@ -36,8 +37,8 @@ import torch.nn as nn
 from tqdm import tqdm
 
 from common.errors import UserError
-from common.pruning.layerwise import (arch_kind, as_matrix, draw_positions, named_groups, patches, run_until,
-                                      set_from_matrix, solve_normal_equations, trace_layers, vgg_stages)
+from common.pruning.layerwise import (as_matrix, draw_positions, named_groups, paper_groups, patches, run_until,
+                                      set_from_matrix, solve_normal_equations, trace_layers)
 from common.pruning.surgery import prune_channels
 
 DEFAULT_LOCATIONS = 10   # (channel, position) pairs per image, as the paper
@@ -103,14 +104,9 @@ def sample_gram(model: nn.Module, consumer: str, batches, per_image: int, positi
 def plan_layers(model: nn.Module, layers="paper") -> list:
     """The channel groups ThiNet prunes, in order: ``"paper"`` (see the module docstring), ``"all"``,
     or a list of group names."""
-    kind = arch_kind(model, "ThiNet")
     if not isinstance(layers, str):
         return named_groups(model, layers)
-    groups = model.channel_groups()
-    if kind == "resnet" or layers == "all":    # ResNet groups are the blocks' inner convs already
-        return groups
-    stages = vgg_stages(model)                 # VGG: all but the last stage
-    return [g for g, s in zip(groups, stages) if s < stages[-1]]
+    return model.channel_groups() if layers == "all" else paper_groups(model)
 
 
 def keep_count(size: int, r: float) -> int:

@@ -29,7 +29,8 @@ import torch.nn.functional as F
 
 from common.errors import UserError
 from common.models.layers import ChannelSelection, init_weights_
-from common.models.registry import ChannelGroup, check_widths, register_arch
+from common.models.protocol import ChannelGroup
+from common.models.registry import check_widths, register_arch
 
 GROWTH = 12
 
@@ -109,12 +110,15 @@ class DenseNet(nn.Module):
 
     def channel_groups(self) -> list[ChannelGroup]:
         """One selection group per BN: the channels its conv (or the classifier) reads."""
-        groups = []
+        groups, n = [], (len(self.cfg) - 3) // 3
         for i, (prefix, consumer) in enumerate(self.selection_names()):
             dot = f"{prefix}." if prefix else ""
             groups.append(ChannelGroup(f"{dot}select", i, self.cfg[i], None, f"{dot}bn", (consumer,),
-                                       selection=f"{dot}select"))
+                                       stage=i // (n + 1), selection=f"{dot}select"))
         return groups
+
+    def residual_branches(self) -> list:
+        return []                                   # joins are concatenations, not sums
 
 
 def _validate_densenet(arch: str, cfg, n: int):
@@ -183,8 +187,12 @@ class DenseNetBC(nn.Module):
         """One group per layer: the bottleneck channels between its 1x1 and 3x3 convs."""
         n = len(self.cfg) // 3
         return [ChannelGroup(f"dense{b + 1}.{i}.conv1", b * n + i, self.cfg[b * n + i],
-                             f"dense{b + 1}.{i}.conv1", f"dense{b + 1}.{i}.bn2", (f"dense{b + 1}.{i}.conv2",))
+                             f"dense{b + 1}.{i}.conv1", f"dense{b + 1}.{i}.bn2", (f"dense{b + 1}.{i}.conv2",),
+                             stage=b)
                 for b in range(3) for i in range(n)]
+
+    def residual_branches(self) -> list:
+        return []
 
 
 # ----------------------------------------------------------------------------- registration

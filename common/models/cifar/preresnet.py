@@ -29,7 +29,8 @@ import torch.nn.functional as F
 
 from common.errors import UserError
 from common.models.layers import ChannelSelection, init_weights_
-from common.models.registry import ChannelGroup, check_widths, register_arch
+from common.models.protocol import ChannelGroup, ResidualBranch
+from common.models.registry import check_widths, register_arch
 
 STAGE_PLANES = (16, 32, 64)
 EXPANSION = 4
@@ -55,8 +56,11 @@ class Bottleneck(nn.Module):
         self.downsample = (nn.Conv2d(in_planes, out_planes, 1, stride=stride, bias=False)
                            if stride != 1 or in_planes != out_planes else None)
 
+    def shortcut(self, x):
+        return x if self.downsample is None else self.downsample(x)
+
     def forward(self, x):
-        shortcut = x if self.downsample is None else self.downsample(x)
+        shortcut = self.shortcut(x)
         if not self.has_branch:
             return shortcut
         out = F.relu(self.select(self.bn1(x)))
@@ -94,29 +98,32 @@ class PreResNet(nn.Module):
         n = (len(self.cfg) - 1) // 9
         return [f"layer{s + 1}.{b}" for s in range(3) for b in range(n)]
 
-    def residual_branches(self) -> list[tuple[str, str, list[int]]]:
-        """``(block, module whose output ends the branch, cfg indices of the block)`` for every
-        block that still has a residual branch (``y = shortcut(x) + conv3(...)``)."""
-        return [(blk, f"{blk}.conv3", [3 * i, 3 * i + 1, 3 * i + 2])
+    def residual_branches(self) -> list[ResidualBranch]:
+        """Every block that still has a residual branch: ``y = shortcut(x) + conv3(...)``."""
+        return [ResidualBranch(blk, f"{blk}.conv3", (3 * i, 3 * i + 1, 3 * i + 2), f"{blk}.conv3")
                 for i, blk in enumerate(self.block_names()) if self.cfg[3 * i] > 0]
 
     def channel_groups(self) -> list[ChannelGroup]:
         """Per block: the selection after BN1 (read by conv1), conv1's and conv2's outputs;
-        then the selection after the final BN (read by the classifier)."""
+        then the selection after the final BN (read by the classifier). The stride sits in conv2,
+        so a stage's first block selects and reduces at the previous stage's resolution."""
+        n = (len(self.cfg) - 1) // 9
         groups = []
         for i, blk in enumerate(self.block_names()):
             if self.cfg[3 * i] == 0:
                 continue
+            stage = i // n
+            before = stage - 1 if stage > 0 and i % n == 0 else stage   # input side of a strided conv2
             groups += [
                 ChannelGroup(f"{blk}.select", 3 * i, self.cfg[3 * i], None, f"{blk}.bn1",
-                             (f"{blk}.conv1",), selection=f"{blk}.select"),
+                             (f"{blk}.conv1",), stage=before, selection=f"{blk}.select"),
                 ChannelGroup(f"{blk}.conv1", 3 * i + 1, self.cfg[3 * i + 1], f"{blk}.conv1", f"{blk}.bn2",
-                             (f"{blk}.conv2",)),
+                             (f"{blk}.conv2",), stage=before),
                 ChannelGroup(f"{blk}.conv2", 3 * i + 2, self.cfg[3 * i + 2], f"{blk}.conv2", f"{blk}.bn3",
-                             (f"{blk}.conv3",)),
+                             (f"{blk}.conv3",), stage=stage),
             ]
         groups.append(ChannelGroup("select", len(self.cfg) - 1, self.cfg[-1], None, "bn", ("fc",),
-                                   selection="select"))
+                                   stage=len(STAGE_PLANES) - 1, selection="select"))
         return groups
 
 

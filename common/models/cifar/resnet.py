@@ -18,7 +18,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from common.models.layers import init_weights_
-from common.models.registry import ChannelGroup, check_widths, register_arch
+from common.models.protocol import ChannelGroup, ResidualBranch
+from common.models.registry import check_widths, register_arch
 
 STAGE_WIDTHS = (16, 32, 64)
 
@@ -77,15 +78,16 @@ class CifarResNet(nn.Module):
         n = len(self.cfg) // 3
         return [f"layer{s + 1}.{b}" for s in range(3) for b in range(n)]
 
-    def residual_branches(self) -> list[tuple[str, str, list[int]]]:
-        """``(block, module whose output ends the branch, cfg indices of the block)`` for every
-        block that still has a residual branch (``y = relu(bn2(...) + shortcut(x))``)."""
-        return [(blk, f"{blk}.bn2", [i]) for i, blk in enumerate(self.block_names()) if self.cfg[i] > 0]
+    def residual_branches(self) -> list[ResidualBranch]:
+        """Every block that still has a residual branch: ``y = relu(bn2(conv2(...)) + shortcut(x))``."""
+        return [ResidualBranch(blk, f"{blk}.bn2", (i,), f"{blk}.conv2")
+                for i, blk in enumerate(self.block_names()) if self.cfg[i] > 0]
 
     def channel_groups(self) -> list[ChannelGroup]:
-        """One group per block: the inner channels between conv1 and conv2."""
+        """One group per block: the inner channels between conv1 and conv2 (at the block's stage)."""
+        n = len(self.cfg) // 3
         return [ChannelGroup(name=f"{blk}.conv1", cfg_index=i, size=self.cfg[i], producer=f"{blk}.conv1",
-                             bn=f"{blk}.bn1", consumers=(f"{blk}.conv2",))
+                             bn=f"{blk}.bn1", consumers=(f"{blk}.conv2",), stage=i // n)
                 for i, blk in enumerate(self.block_names()) if self.cfg[i] > 0]
 
 

@@ -20,7 +20,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from common.models.layers import init_weights_
-from common.models.registry import ChannelGroup, check_widths, register_arch
+from common.models.protocol import ChannelGroup
+from common.models.registry import check_widths, register_arch
 
 VGG_CFGS = {
     11: [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512],
@@ -71,9 +72,13 @@ class VGG(nn.Module):
         for k, name in enumerate(convs):
             pos = int(name.split(".")[1])
             consumer = convs[k + 1] if k + 1 < len(convs) else "classifier.0"
+            stage = self.cfg[:width_idx[k]].count("M")
             groups.append(ChannelGroup(name=name, cfg_index=width_idx[k], size=self.cfg[width_idx[k]],
-                                       producer=name, bn=f"features.{pos + 1}", consumers=(consumer,)))
+                                       producer=name, bn=f"features.{pos + 1}", consumers=(consumer,), stage=stage))
         return groups
+
+    def residual_branches(self) -> list:
+        return []                                   # a plain chain
 
 
 def _register(depth: int):
