@@ -55,6 +55,17 @@ def save_checkpoint(payload: dict, path) -> None:
             tmp.unlink()
 
 
+def write_json(path, obj) -> None:
+    """Write ``obj`` as JSON to ``path`` atomically (temp file in the same folder, then rename)."""
+    import json
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(jsonable(obj), indent=2) + "\n")
+    os.replace(tmp, path)
+
+
 def make_checkpoint(model, dataset: str, method: str, arm: str, *, epoch: int = -1, mask=None,
                     optimizer=None, best_acc=None, args=None, meta=None, **extra) -> dict:
     payload = {

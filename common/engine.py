@@ -3,7 +3,10 @@
 ``Trainer(model, train_loader, test_loader, config, run_dir, meta, hooks).fit()`` trains
 with SGD and a per-iteration learning-rate function, evaluates each epoch, logs to tqdm
 and TensorBoard, writes ``checkpoint.pt`` (every epoch, atomically) and ``best.pt``, and
-ends with ``result.json``. A method plugs in through :class:`Hook`:
+ends with ``result.json``. The loaders need only honour the contract of ``common.data``
+(``(x, y)`` batches, ``len``, optional ``set_epoch``): the engine moves every batch to the
+device itself, so a ``torch.utils.data.DataLoader`` with workers feeds it as well as the
+device-resident CIFAR loader. A method plugs in through :class:`Hook`:
 
   ``on_train_start``  once, before the first step (also after a resume)
   ``after_backward``  gradients are ready, before the optimizer step (e.g. an L1 sub-gradient)
@@ -24,12 +27,13 @@ order of iterations ``k`` onwards).
 
 ``--resume`` restores model, optimizer, epoch, best accuracy, hook states and RNG states;
 data order is a function of (seed, epoch); so on the CPU a resumed run ends with the same
-weights as an uninterrupted one.
+weights as an uninterrupted one. ``checkpoint.pt`` is written before ``best.pt``; a run killed
+between the two rewrites ``best.pt`` from ``checkpoint.pt`` when it resumes, so the pair always
+agrees.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import random
 import time
@@ -44,7 +48,9 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from common import distributed
-from common.checkpoint import code_revision, jsonable, load_checkpoint, make_checkpoint, save_checkpoint
+from common.checkpoint import (code_revision, jsonable, load_checkpoint, make_checkpoint, save_checkpoint,
+                               write_json)
+from common.data.registry import set_epoch
 from common.errors import UserError
 from common.masks import MaskKeeper, kept_params, sparsity, to_cpu_bool
 
@@ -196,9 +202,19 @@ def autocast(device, amp: bool):
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16) if amp else nullcontext()
 
 
+def to_device(x, y, device, channels_last: bool = False):
+    """A batch on ``device`` (``non_blocking``: overlapped with compute when it comes from pinned
+    memory); a batch already there is not copied."""
+    x = x.to(device, non_blocking=True)
+    if channels_last and x.dim() == 4:
+        x = x.contiguous(memory_format=torch.channels_last)
+    return x, y.to(device, non_blocking=True)
+
+
 @torch.no_grad()
-def evaluate(model, loader, device=None, amp: bool = False):
-    """Mean cross-entropy and top-1 accuracy (%) of ``model`` over ``loader``."""
+def evaluate(model, loader, device=None, amp: bool = False, channels_last: bool = False):
+    """Mean cross-entropy and top-1 accuracy (%) of ``model`` over ``loader`` (under torchrun: over
+    every process's share, summed)."""
     if device is None:
         device = next(model.parameters()).device
     was_training = model.training
@@ -207,13 +223,14 @@ def evaluate(model, loader, device=None, amp: bool = False):
     correct = torch.zeros((), device=device, dtype=torch.long)
     n = 0
     for x, y in loader:
+        x, y = to_device(x, y, device, channels_last)
         with autocast(device, amp):
             out = model(x)
         loss_sum += F.cross_entropy(out.float(), y, reduction="sum")
         correct += (out.argmax(1) == y).sum()
         n += y.numel()
     model.train(was_training)
-    if getattr(loader, "world", 1) > 1:          # each process evaluated its share of the split
+    if distributed.world_size() > 1:          # each process evaluated its share of the split
         count = torch.tensor(float(n), device=device)
         distributed.all_reduce_sum_(loss_sum, correct, count)
         n = int(count.item())
@@ -233,12 +250,14 @@ class Trainer:
           The trainer keeps it applied: masked gradients are zeroed before every optimizer step
           and the masked weights re-zeroed after it, so pruned weights stay exactly 0 and get no
           update; it is saved in checkpoints. A hook may change it with :meth:`set_mask`.
+    input_size: ``(C, H, W)`` of one input, for the FLOPs in result.json (default: a test batch's)
     """
 
     def __init__(self, model: nn.Module, train_loader, test_loader, config: TrainConfig, run_dir,
                  meta: dict, hooks=(), optimizer=None, lr_fn=None, args=None, mask=None,
-                 resume: bool = False, device=None, start_step: int = 0):
+                 resume: bool = False, device=None, start_step: int = 0, input_size=None):
         self.model, self.train_loader, self.test_loader = model, train_loader, test_loader
+        self.input_size = tuple(input_size) if input_size is not None else None
         self.config, self.run_dir, self.meta = config, Path(run_dir), dict(meta)
         self.hooks, self.args = list(hooks), args
         self.device = torch.device(device) if device is not None else next(model.parameters()).device
@@ -305,6 +324,7 @@ class Trainer:
         self.best_acc, self.best_epoch, self.elapsed = ckpt["best_acc"], ckpt["best_epoch"], ckpt["elapsed"]
         self.history = ckpt["history"]
         self.set_mask(ckpt.get("mask", self.mask))
+        self._restore_best(ckpt)
         if len(ckpt["hooks"]) != len(self.hooks):
             raise UserError(f"cannot resume: {self.checkpoint_path} was written with different method hooks")
         for h, s in zip(self.hooks, ckpt["hooks"]):
@@ -312,18 +332,33 @@ class Trainer:
         set_rng_state(ckpt["rng"])
         self.resumed, self._skip = True, 0
 
+    def _restore_best(self, ckpt):
+        """A run killed between writing ``checkpoint.pt`` and ``best.pt`` of a best epoch left an
+        older (or no) ``best.pt``: the checkpoint holds that epoch, so it becomes ``best.pt``."""
+        if ckpt["epoch"] < 0 or ckpt["best_epoch"] != ckpt["epoch"]:
+            return
+        best = self.run_dir / "best.pt"
+        if best.is_file():
+            try:
+                if torch.load(best, map_location="cpu", weights_only=True).get("epoch") == ckpt["epoch"]:
+                    return
+            except Exception:     # truncated by the kill: rewritten below
+                pass
+        save_checkpoint(ckpt, best)
+
     # -- evaluation ----------------------------------------------------------
     def evaluate(self, loader=None):
         """Mean cross-entropy and top-1 accuracy (%) on ``loader`` (default: the test split)."""
         distributed.broadcast_buffers_(self.model)     # every process evaluates what rank 0 saves
-        return evaluate(self._eval_model, loader or self.test_loader, self.device, self.config.amp)
+        return evaluate(self._eval_model, loader or self.test_loader, self.device, self.config.amp,
+                        self.config.channels_last)
 
     # -- training ------------------------------------------------------------
     def _train_epoch(self, epoch, max_steps=None, skip=0):
         """One epoch's iterations ``skip`` .. ``max_steps`` (default: all of them)."""
         model, opt, loader = self.model, self.optimizer, self.train_loader
         model.train()
-        loader.set_epoch(epoch)
+        set_epoch(loader, epoch)
         ipe = len(loader)
         steps = ipe if max_steps is None else min(ipe, max_steps)
         loss_sum = torch.zeros((), device=self.device)
@@ -335,6 +370,7 @@ class Trainer:
         for i, (x, y) in enumerate(bar):
             if i < skip:
                 continue
+            x, y = to_device(x, y, self.device, self.config.channels_last)
             self.lr = self.lr_fn(self.step, ipe)
             for g in opt.param_groups:
                 g["lr"] = self.lr * g.get("lr_mult", 1.0)
@@ -372,9 +408,12 @@ class Trainer:
             seen = int(count.item())
         return loss_sum.item() / max(seen, 1), 100.0 * correct.item() / max(seen, 1), seen / max(seconds, 1e-9), seconds
 
-    def train_steps(self, steps: int) -> float:
+    def train_steps(self, steps: int, first_epoch: int | None = None) -> float:
         """Train ``steps`` iterations with no evaluation, checkpoint or result file (e.g. a short
-        fine-tune between the layers of a layer-wise pruning method); returns the mean loss."""
+        fine-tune between the layers of a layer-wise pruning method), from the first batch of epoch
+        ``first_epoch`` (default: the current one); returns the mean loss."""
+        if first_epoch is not None:
+            self.epoch = first_epoch
         done, total = 0, 0.0
         while done < steps:
             n = min(steps - done, len(self.train_loader))
@@ -397,8 +436,6 @@ class Trainer:
         main = distributed.is_main()
         if main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
-        if main and not self.resumed:
-            (self.run_dir / "args.json").write_text(json.dumps(jsonable(self.args or {}), indent=2) + "\n")
         writer = SummaryWriter(str(self.run_dir)) if main else None
         for h in self.hooks:
             h.on_train_start(self)
@@ -417,7 +454,7 @@ class Trainer:
                 self.history.append([epoch, tr_loss, tr_acc, te_loss, te_acc])
                 self._log(writer, epoch, tr_loss, tr_acc, te_loss, te_acc, rate)
                 payload = self._payload(epoch)
-                save_checkpoint(payload, self.checkpoint_path)
+                save_checkpoint(payload, self.checkpoint_path)     # first: see _restore_best
                 if self.best_epoch == epoch:
                     save_checkpoint(payload, self.run_dir / "best.pt")
                 self.epoch += 1
@@ -448,7 +485,7 @@ class Trainer:
         from common.flops import count_flops, count_params
 
         nonzero = self.mask is not None
-        shape = (self.model.in_channels, self.test_loader.h, self.test_loader.w)
+        shape = self.input_size or tuple(next(iter(self.test_loader))[0].shape[1:])
         final_acc = self.history[-1][4] if self.history else self.best_acc
         result = {
             **{k: v for k, v in self.meta.items() if k not in ("base_cfg",)},
@@ -470,9 +507,13 @@ class Trainer:
             result["method_metrics"] = hook_metrics
         result.update(extra or {})
         result = jsonable(result)
-        if not distributed.is_main():
-            return result
-        tmp = self.run_dir / "result.json.tmp"
-        tmp.write_text(json.dumps(result, indent=2) + "\n")
-        tmp.replace(self.run_dir / "result.json")
+        if distributed.is_main():
+            write_json(self.run_dir / "result.json", result)
         return result
+
+
+def train_steps(model: nn.Module, loader, config: TrainConfig, steps: int, first_epoch: int = 0,
+                device=None) -> float:
+    """Train ``model`` for ``steps`` iterations of ``loader`` from the first batch of epoch
+    ``first_epoch`` (its data order), writing nothing; returns the mean loss."""
+    return Trainer(model, loader, loader, config, ".", meta={}, device=device).train_steps(steps, first_epoch)

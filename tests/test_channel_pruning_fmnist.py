@@ -15,7 +15,8 @@ from common.data import DeviceLoader, dataset_info, load_split
 from common.engine import Trainer, TrainConfig
 from common.models import build_model
 from common.pruning.l1norm import l1_prune
-from common.pruning.layerwise import run_until, training_sample
+from common.data import balanced_sample
+from common.pruning.layerwise import run_until
 from common.pruning.regression import regression_prune
 from common.pruning.thinet import thinet_prune
 
@@ -39,7 +40,7 @@ def trained(tmp_path_factory):
             {"dataset": "fashion-mnist", "method": "l1-norm", "arm": "baseline"}).fit()
     path = run / "baseline.pt"
     save_checkpoint(make_checkpoint(model, "fashion-mnist", "l1-norm", "baseline", meta={"seed": 1}), path)
-    samples = training_sample("fashion-mnist", "data", 500, 100, seed=0, device="cpu")
+    samples = balanced_sample("fashion-mnist", "data", 500, 100, seed=0, device="cpu")
     return model.eval(), path, samples[:3], torch.cat(samples[3:])
 
 

@@ -7,7 +7,8 @@ import torch.nn.functional as F
 
 from common.errors import UserError
 from common.models import build_model
-from common.pruning.layerwise import as_matrix, patches, run_until, training_sample
+from common.data import balanced_sample
+from common.pruning.layerwise import as_matrix, patches, run_until
 from common.pruning.thinet import (contribution_gram, greedy_removal, keep_count, plan_layers, sample_gram,
                                    scale_least_squares, thinet_prune)
 
@@ -180,4 +181,4 @@ def test_thinet_bad_input():
     with pytest.raises(UserError, match="no channel group 'features.1'"):
         plan_layers(model, ["features.1"])
     with pytest.raises(UserError, match="asked for 70000 sample images"):
-        training_sample("fashion-mnist", "data", 70000, 64, 0, "cpu")
+        balanced_sample("fashion-mnist", "data", 70000, 64, 0, "cpu")

@@ -9,7 +9,7 @@ import time
 
 from common.arms import model_input_size, prune_main
 from common.cli import number_type, positive_float, positive_int
-from common.pruning.layerwise import training_sample
+from common.data import balanced_sample as training_sample
 from common.pruning.regression import LASSO_ROWS, check_locations, plan_widths, regression_prune
 
 speedup = number_type(float, lambda v: v > 1.0, "the target speed-up must be > 1 (FLOPs divided by it)")

@@ -10,7 +10,7 @@ import time
 from common.arms import prune_main
 from common.cli import non_negative_int, positive_float, positive_int
 from common.engine import Trainer, TrainConfig
-from common.pruning.layerwise import training_sample
+from common.data import balanced_sample as training_sample
 from common.pruning.thinet import thinet_plan, thinet_prune
 
 

@@ -1,6 +1,10 @@
-"""Datasets held on the training device (CIFAR-10/100, Fashion-MNIST)."""
+"""Datasets: one registry (``registry.py``: kind, classes, size, mean/std, the loader contract)
+and the loaders of each kind (``cifar.py``: CIFAR-10/100 and Fashion-MNIST held on the device)."""
 
-from common.data.cifar import (DATASETS, DatasetInfo, DeviceLoader, dataset_info, load_split,
-                               make_loaders)
+from common.data import cifar  # noqa: F401  (registers the cifar-kind datasets)
+from common.data.cifar import DeviceLoader, load_split
+from common.data.registry import (DATASETS, Dataset, balanced_indices, balanced_sample, dataset_info,
+                                   make_loaders, num_samples, register_dataset, set_epoch)
 
-__all__ = ["DATASETS", "DatasetInfo", "DeviceLoader", "dataset_info", "load_split", "make_loaders"]
+__all__ = ["DATASETS", "Dataset", "DeviceLoader", "balanced_indices", "balanced_sample", "dataset_info",
+           "load_split", "make_loaders", "num_samples", "register_dataset", "set_epoch"]

@@ -25,7 +25,6 @@ import gzip
 import os
 import pickle
 import socket
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -33,38 +32,10 @@ import torch
 import torch.nn.functional as F
 
 from common import distributed
+from common.data.registry import DATASETS, Dataset, register_dataset
 from common.errors import UserError
 
 FASHION_MNIST_SYSTEM_DIR = "/usr/share/datasets/fashion-mnist"
-
-
-@dataclass(frozen=True)
-class DatasetInfo:
-    name: str
-    num_classes: int
-    in_channels: int
-    image_size: int
-    mean: tuple
-    std: tuple
-    url: str
-
-
-# Per-channel mean/std of each training split (Fashion-MNIST: of the 32x32 padded images).
-DATASETS = {
-    "cifar10": DatasetInfo("cifar10", 10, 3, 32, (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616),
-                           "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"),
-    "cifar100": DatasetInfo("cifar100", 100, 3, 32, (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762),
-                            "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz"),
-    "fashion-mnist": DatasetInfo("fashion-mnist", 10, 1, 32, (0.2190,), (0.3318,),
-                                 "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/ "
-                                 "(or: apt-get install dataset-fashion-mnist)"),
-}
-
-
-def dataset_info(name: str) -> DatasetInfo:
-    if name not in DATASETS:
-        raise UserError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
-    return DATASETS[name]
 
 
 # --------------------------------------------------------------------------- readers
@@ -185,7 +156,7 @@ def _download(root: Path, name: str) -> str | None:
 
 def load_split(name: str, data_dir: str | os.PathLike, train: bool, download: bool = True):
     """Return ``(images uint8 [N,C,32,32], labels int64 [N])`` of one split."""
-    info = dataset_info(name)
+    info = DATASETS[name]
     root = Path(data_dir)
     data = _read(root, name, train)
     if data is None:
@@ -195,7 +166,7 @@ def load_split(name: str, data_dir: str | os.PathLike, train: bool, download: bo
             data = _read(root, name, train)
         if data is None:
             raise UserError(f"{name} not found in {where} and could not be downloaded ({reason}); "
-                            f"get it from {info.url} and unpack it into {root}")
+                            f"get it from {info.source} and unpack it into {root}")
     return data
 
 
@@ -225,6 +196,7 @@ class DeviceLoader:
         self.train, self.batch_size, self.seed, self.pad = train, int(batch_size), int(seed), int(pad)
         self.channels_last = channels_last
         self.rank, self.world = int(rank), int(world)
+        self.num_samples = int(images.shape[0])     # the whole split, over all processes
         if not train and world > 1:     # this process's share of the test split
             share = -(-images.shape[0] // world)
             images, labels = images[rank * share:(rank + 1) * share], labels[rank * share:(rank + 1) * share]
@@ -286,17 +258,14 @@ class DeviceLoader:
             yield self._finish(x), self.labels[perm[sl]]
 
 
-def make_loaders(dataset: str, data_dir, batch_size: int, test_batch_size: int, device="cpu",
-                 seed: int = 0, subset: int | None = None, channels_last: bool = False,
-                 download: bool = True, test_subset: int | None = None):
-    """Train and test :class:`DeviceLoader` of ``dataset`` (the first ``subset`` train and
-    ``test_subset`` test images if given)."""
-    info = dataset_info(dataset)
-    x_train, y_train = load_split(dataset, data_dir, train=True, download=download)
-    x_test, y_test = load_split(dataset, data_dir, train=False, download=download)
+def cifar_loaders(info: Dataset, data_dir, batch_size: int, test_batch_size: int, device="cpu", seed: int = 0,
+                  subset: int | None = None, channels_last: bool = False, download: bool = True,
+                  test_subset: int | None = None):
+    """Train and test :class:`DeviceLoader` of a dataset of the cifar kind (the first ``subset``
+    train and ``test_subset`` test images if given)."""
+    x_train, y_train = load_split(info.name, data_dir, train=True, download=download)
+    x_test, y_test = load_split(info.name, data_dir, train=False, download=download)
     if subset is not None:
-        if subset < 2:
-            raise UserError(f"--subset must be at least 2, got {subset}")
         x_train, y_train = x_train[:subset], y_train[:subset]
     if test_subset is not None:
         x_test, y_test = x_test[:test_subset], y_test[:test_subset]
@@ -305,4 +274,28 @@ def make_loaders(dataset: str, data_dir, batch_size: int, test_batch_size: int, 
                          seed=seed, channels_last=channels_last, **shard)
     test = DeviceLoader(x_test, y_test, test_batch_size, info.mean, info.std, train=False, device=device,
                         channels_last=channels_last, **shard)
-    return train, test, info
+    return train, test
+
+
+def cifar_train_labels(info: Dataset, data_dir) -> torch.Tensor:
+    return load_split(info.name, data_dir, train=True)[1]
+
+
+def cifar_subset(info: Dataset, data_dir, indices: torch.Tensor, batch_size: int, device="cpu") -> DeviceLoader:
+    images, labels = load_split(info.name, data_dir, train=True)
+    return DeviceLoader(images[indices], labels[indices], batch_size, info.mean, info.std, train=False,
+                        device=device)
+
+
+def _register(name, num_classes, in_channels, mean, std, source):
+    register_dataset(Dataset(name, "cifar", num_classes, in_channels, 32, mean, std, source,
+                             cifar_loaders, cifar_train_labels, cifar_subset))
+
+
+# Per-channel mean/std of each training split (Fashion-MNIST: of the 32x32 padded images).
+_register("cifar10", 10, 3, (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616),
+          "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz")
+_register("cifar100", 100, 3, (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762),
+          "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz")
+_register("fashion-mnist", 10, 1, (0.2190,), (0.3318,),
+          "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/ (or: apt-get install dataset-fashion-mnist)")

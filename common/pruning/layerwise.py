@@ -25,33 +25,6 @@ from common.flops import forward_with_hooks
 from common.models.protocol import require_protocol
 
 
-# ----------------------------------------------------------------------------- images
-
-def balanced_indices(labels: torch.Tensor, count: int, generator: torch.Generator) -> torch.Tensor:
-    """``count`` random training images, as evenly spread over the classes as the split allows
-    (ThiNet: "10 random images per class"); sorted indices into ``labels``."""
-    n = labels.numel()
-    if count > n:
-        raise UserError(f"asked for {count} sample images but the training split has only {n}")
-    perm = torch.randperm(n, generator=generator)
-    onehot = F.one_hot(labels[perm], int(labels.max()) + 1)
-    rank = (onehot.cumsum(0) * onehot).sum(1) - 1          # position of each image within its class
-    order = torch.sort(rank, stable=True).indices           # round-robin over the classes
-    return perm[order[:count]].sort().values
-
-
-def training_sample(dataset: str, data_dir, count: int, batch_size: int, seed: int, device) -> list:
-    """``count`` class-balanced training images of ``dataset``, unaugmented and normalised as at
-    test time, as a list of batches on ``device`` (the sample every layer is looked at on)."""
-    from common.data import DeviceLoader, dataset_info, load_split
-
-    info = dataset_info(dataset)
-    images, labels = load_split(dataset, data_dir, train=True)
-    idx = balanced_indices(labels, count, torch.Generator().manual_seed(seed))
-    loader = DeviceLoader(images[idx], labels[idx], batch_size, info.mean, info.std, train=False, device=device)
-    return [x for x, _ in loader]
-
-
 # ----------------------------------------------------------------------------- layers
 
 def paper_groups(model: nn.Module) -> list:

@@ -143,7 +143,7 @@ def thinet_prune(model: nn.Module, batches, *, r=0.5, layers="paper", locations=
                  finetune=None, log=tqdm.write) -> tuple[nn.Module, list]:
     """Prune ``model`` layer by layer with ThiNet. Returns ``(pruned_model, per-layer report)``.
 
-    batches:   list of normalised input batches (the sampled training images, see ``training_sample``)
+    batches:   list of normalised input batches (the sampled training images, see ``common.data.balanced_sample``)
     r:         fraction of channels kept, one float or one per pruned layer
     locations: (filter, position) pairs per image; None = 10 (or all, where a layer has fewer)
     finetune:  ``callable(model) -> model`` run after each layer (the paper's short fine-tune), or None

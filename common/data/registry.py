@@ -1,0 +1,119 @@
+"""One registry of datasets, and the small contract every loader honours.
+
+A dataset is a :class:`Dataset`: its kind (``"cifar"``: small images held whole on the training
+device; ``"imagenet"``: image folders streamed from disk), classes, channels, input size,
+mean/std, where to get it, and three functions of its kind:
+
+  ``loaders(...)``        the train and test loaders (see :func:`make_loaders`)
+  ``train_labels(dir)``   the label of every training image, in order, without decoding images
+  ``subset(dir, idx, batch_size)``  a loader over the training images ``idx``, test-time transform
+
+**The loader contract** -- all the engine, the arms and the methods use of a loader:
+
+  * iterating yields ``(x, y)`` batches: ``x`` float, normalised, ``[B, C, H, W]``; ``y`` int64
+    labels; on any device (the engine moves them, ``non_blocking``);
+  * ``len(loader)`` is the number of batches an epoch yields (in this process);
+  * ``set_epoch(epoch)`` before each epoch fixes its data order (optional: a
+    ``torch.utils.data.DataLoader`` whose sampler has ``set_epoch``, e.g. a ``DistributedSampler``,
+    is served through :func:`set_epoch`);
+  * ``num_samples``, the number of images in the split (optional: ``len(loader.dataset)``
+    otherwise; :func:`num_samples`).
+
+Under ``torchrun`` each process's loader yields its share of every batch (training) and of the
+split (testing); the engine sums the figures over the processes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from common.errors import UserError
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    kind: str                        # "cifar" | "imagenet": which archs fit (common.models.check_kind)
+    num_classes: int
+    in_channels: int
+    image_size: int                  # the models' input is image_size x image_size
+    mean: tuple
+    std: tuple
+    source: str                      # where to get it (printed when it is missing)
+    loaders: Callable                # (dataset, data_dir, batch_size, test_batch_size, **options) -> (train, test)
+    train_labels: Callable           # (dataset, data_dir) -> int64 tensor of every training label
+    subset: Callable                 # (dataset, data_dir, indices, batch_size, device) -> loader
+
+    @property
+    def input_size(self) -> tuple[int, int, int]:
+        return (self.in_channels, self.image_size, self.image_size)
+
+
+DATASETS: dict[str, Dataset] = {}
+
+
+def register_dataset(dataset: Dataset) -> None:
+    if dataset.name in DATASETS:
+        raise ValueError(f"dataset {dataset.name!r} registered twice")
+    DATASETS[dataset.name] = dataset
+
+
+def dataset_info(name: str) -> Dataset:
+    if name not in DATASETS:
+        raise UserError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
+    return DATASETS[name]
+
+
+def make_loaders(dataset: str, data_dir, batch_size: int, test_batch_size: int, device="cpu", seed: int = 0,
+                 subset: int | None = None, channels_last: bool = False, download: bool = True,
+                 test_subset: int | None = None):
+    """``(train, test, dataset)``: the loaders of ``dataset`` (the first ``subset`` training and
+    ``test_subset`` test images if given), through its kind's loader factory."""
+    info = dataset_info(dataset)
+    if subset is not None and subset < 2:
+        raise UserError(f"--subset must be at least 2, got {subset}")
+    train, test = info.loaders(info, data_dir, batch_size, test_batch_size, device=device, seed=seed,
+                               subset=subset, channels_last=channels_last, download=download,
+                               test_subset=test_subset)
+    return train, test, info
+
+
+def set_epoch(loader, epoch: int) -> None:
+    """Tell ``loader`` (or its sampler) which epoch comes next; a loader with neither does nothing."""
+    for obj in (loader, getattr(loader, "sampler", None), getattr(loader, "batch_sampler", None)):
+        if callable(getattr(obj, "set_epoch", None)):
+            obj.set_epoch(epoch)
+            return
+
+
+def num_samples(loader) -> int:
+    """Images in the split ``loader`` draws from."""
+    n = getattr(loader, "num_samples", None)
+    return int(n) if n is not None else len(loader.dataset)
+
+
+# --------------------------------------------------------------------------- samples for layer-wise methods
+
+def balanced_indices(labels: torch.Tensor, count: int, generator: torch.Generator) -> torch.Tensor:
+    """``count`` random training images, as evenly spread over the classes as the split allows
+    (ThiNet: "10 random images per class"); sorted indices into ``labels``."""
+    n = labels.numel()
+    if count > n:
+        raise UserError(f"asked for {count} sample images but the training split has only {n}")
+    perm = torch.randperm(n, generator=generator)
+    onehot = torch.nn.functional.one_hot(labels[perm], int(labels.max()) + 1)
+    rank = (onehot.cumsum(0) * onehot).sum(1) - 1          # position of each image within its class
+    order = torch.sort(rank, stable=True).indices           # round-robin over the classes
+    return perm[order[:count]].sort().values
+
+
+def balanced_sample(dataset: str, data_dir, count: int, batch_size: int, seed: int, device) -> list:
+    """``count`` class-balanced training images of ``dataset``, with the test-time transform, as a
+    list of batches on ``device``: what a layer-wise method looks at every layer on. Only the labels
+    of the split are read in full; only the ``count`` chosen images are loaded."""
+    info = dataset_info(dataset)
+    idx = balanced_indices(info.train_labels(info, data_dir), count, torch.Generator().manual_seed(seed))
+    return [x.to(device) for x, _ in info.subset(info, data_dir, idx, batch_size, device)]
