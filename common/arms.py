@@ -1,106 +1,91 @@
-"""The arms of the paper's comparison, shared by every method's entry points.
+"""The arms of the paper's comparison, for any declared method (``common.methods``).
 
-  baseline   train the large model                         ``baseline_main``
-  prune      score, select, build the smaller model         ``prune_main`` (+ the method's algorithm)
-  fine-tune  keep training the pruned weights, small lr     ``finetune_main``
-  scratch    re-initialise the pruned (arch, cfg[, mask])   ``scratch_main``
-             and train: E = same epochs, B = same compute
-             (epochs x FLOPs(base) / FLOPs(pruned))
+  train      ``main.py``           the baseline, or the method's own training run
+  prune      ``prune.py``          score, select and build the smaller model (the method's algorithm)
+  finetune   ``main_finetune.py``  keep training the pruned weights, small lr
+  scratch    ``main_scratch.py``   re-initialise the pruned (arch, cfg[, mask]) and train:
+                                   E = same epochs, B = same compute (epochs x FLOPs(base) / FLOPs(pruned))
 
-Each ``*_main`` parses the shared flags (``common.cli``), takes the method's paper
-defaults as keyword arguments, and runs the one engine. A method adds flags with
-``add_args(parser)`` and training hooks with ``make_hooks(args, model[, ckpt])``.
-Run directory: ``$RUNS_DIR/<dataset>/<method>/<arch>/<arm>/<tag>/`` (``RUNS_DIR`` defaults to
-``runs``) unless ``--save`` is given.
+An entry point is a recipe: the paper's defaults and one call, e.g.
+``train("slimming", arch="vgg19", epochs=160, lr=0.1)``. Each call parses the shared flags
+(``common.cli``) and the method's own, resolves the defaults that depend on other flags, claims
+its run folder (``common.runs``: named by the settings, one process, refused resume on other
+settings) and runs the one engine. Its ``--help`` is the recipe file's docstring.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import sys
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import torch
+import torch.nn as nn
 
 from common import distributed
-from common.checkpoint import (code_revision, jsonable, load_checkpoint, make_checkpoint,
-                               model_from_checkpoint, save_checkpoint)
-from common.cli import (ArgumentParser, add_data_args, add_train_args, main_guard, non_negative_int,
-                        parse_cfg, positive_int)
-from common.data import dataset_info, make_loaders
-from common.engine import Trainer, TrainConfig, evaluate, seed_everything
+from common.checkpoint import (code_revision, load_checkpoint, make_checkpoint, model_from_checkpoint,
+                               save_checkpoint, write_json)
+from common.cli import (ArgumentParser, add_data_args, add_model_args, add_run_args, add_train_args, main_guard,
+                        non_negative_int, parse_cfg, positive_int, recipe_doc, resolve_device, train_config)
+from common.data import balanced_sample, dataset_info, make_loaders, num_samples
+from common.engine import Trainer, evaluate, seed_everything
 from common.errors import UserError
 from common.flops import count_flops, count_params
-from common.models import build_model, list_archs
 from common.masks import apply_mask_, kept_params
 from common.masks import sparsity as mask_sparsity
-
-RUNS_ROOT = Path(os.environ.get("RUNS_DIR", "runs"))  # scripts point RUNS_DIR elsewhere
-
-
-def resolve_device(name: str | None) -> torch.device:
-    if name is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise UserError(f"unknown --device {name!r} (cpu, cuda, cuda:N)") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise UserError("--device cuda was asked for but no CUDA GPU is available")
-    return device
+from common.methods import get_method
+from common.models import build_model, check_kind
+from common.runs import RUNS_ROOT, RunFolder, checked_save, run_folder, settings_of
 
 
-def default_run_dir(dataset, method, arch, arm, tag) -> Path:
-    return RUNS_ROOT / dataset / method / arch / arm / tag
-
-
-def model_input_size(dataset: str):
+def model_for(dataset: str, arch: str, cfg=None) -> nn.Module:
+    """``(arch, cfg)`` for ``dataset``: the arch must be of the dataset's kind."""
     info = dataset_info(dataset)
-    return (info.in_channels, info.image_size, info.image_size)
+    check_kind(arch, info.kind, dataset)
+    return build_model(arch, info.num_classes, info.in_channels, cfg)
 
 
-def train_config(args, epochs=None, schedule=None, **overrides) -> TrainConfig:
-    cfg = TrainConfig(epochs=args.epochs if epochs is None else epochs, lr=args.lr, momentum=args.momentum,
-                      weight_decay=args.weight_decay, nesterov=args.nesterov,
-                      schedule=schedule or args.schedule, amp=args.amp, channels_last=args.channels_last,
-                      compile=args.compile, progress=not args.no_progress and sys.stderr.isatty(),
-                      milestones=tuple(getattr(args, "milestones", (0.5, 0.75))),
-                      gamma=getattr(args, "lr_decay", 0.1), warmup_epochs=getattr(args, "warmup_epochs", 0))
-    for k, v in overrides.items():
-        setattr(cfg, k, v)
-    return cfg
+def run_dir_of(args, dataset, method, arch, arm, tag) -> Path:
+    """``--save`` if given, else the default folder named by the run's settings (``common.runs``)."""
+    save = checked_save(args.save)
+    return save if save is not None else run_folder(RUNS_ROOT, dataset, method, arch, arm, tag, settings_of(args))
+
+
+def _check_batch(model, batch_size):
+    if batch_size // distributed.world_size() < 2 and any(isinstance(m, nn.BatchNorm1d) for m in model.modules()):
+        raise UserError(f"--batch-size {batch_size} gives one image per step, and {model.arch} has a BatchNorm1d "
+                        f"layer that cannot train on one; use --batch-size 2 or more")
 
 
 def run_training(args, model, *, dataset, method, arm, tag, meta=None, hooks=(), epochs=None, mask=None,
                  optimizer=None, lr_fn=None, config=None, loaders=None, start_step=0):
-    """Load the data (unless ``loaders=(train, test)`` are given), place the model, and run the
-    engine; returns the result dict. Under torchrun, one process per GPU (``common.distributed``)."""
+    """Claim the run folder, load the data (unless ``loaders=(train, test)`` are given), place the
+    model and run the engine; returns the result dict. Under torchrun, one process per GPU."""
     local_rank = distributed.init_from_env()
     device = resolve_device(args.device)
     if distributed.world_size() > 1 and device.type == "cuda":
         device = torch.device("cuda", local_rank)
-    run_dir = Path(args.save) if args.save else default_run_dir(dataset, method, model.arch, arm, tag)
-    if not args.resume and (run_dir / "checkpoint.pt").exists():
-        raise UserError(f"{run_dir} already holds a run; continue it with --resume or choose --save DIR")
-    if args.resume and not (run_dir / "checkpoint.pt").is_file():
-        raise UserError(f"nothing to resume: {run_dir / 'checkpoint.pt'} does not exist")
-    train, test = loaders or make_loaders(dataset, args.data_dir, args.batch_size, args.test_batch_size,
-                                          device=device, seed=args.seed, subset=args.subset,
-                                          channels_last=args.channels_last, test_subset=args.test_subset)[:2]
-    model.to(device)
-    if mask is not None:
-        mask = {k: v.to(device) for k, v in mask.items()}
-    config = config or train_config(args, epochs)
-    meta = {"dataset": dataset, "method": method, "arm": arm, "seed": args.seed, **(meta or {})}
-    if distributed.is_main():
-        procs = f", {distributed.world_size()} processes" if distributed.world_size() > 1 else ""
-        print(f"{method} {arm}: {model.arch} on {dataset} ({train.n} train images{procs}), {config.epochs} epochs, "
-              f"lr {config.lr}, run dir {run_dir}", flush=True)
-    trainer = Trainer(model, train, test, config, run_dir, meta, hooks=hooks(model) if callable(hooks) else hooks,
-                      optimizer=optimizer, lr_fn=lr_fn, args=args, mask=mask, resume=args.resume, device=device,
-                      start_step=start_step)
-    result = trainer.fit()
+    _check_batch(model, args.batch_size)
+    run_dir = run_dir_of(args, dataset, method, model.arch, arm, tag)
+    info = dataset_info(dataset)
+    claim = RunFolder(run_dir, args, resume=args.resume) if distributed.is_main() else _NoClaim()
+    with claim:
+        train, test = loaders or make_loaders(dataset, args.data_dir, args.batch_size, args.test_batch_size,
+                                              device=device, seed=args.seed, subset=args.subset,
+                                              channels_last=args.channels_last, test_subset=args.test_subset)[:2]
+        model.to(device)
+        if mask is not None:
+            mask = {k: v.to(device) for k, v in mask.items()}
+        config = config or train_config(args, epochs)
+        meta = {"dataset": dataset, "method": method, "arm": arm, "seed": args.seed, **(meta or {})}
+        if distributed.is_main():
+            procs = f", {distributed.world_size()} processes" if distributed.world_size() > 1 else ""
+            print(f"{method} {arm}: {model.arch} on {dataset} ({num_samples(train)} train images{procs}), "
+                  f"{config.epochs} epochs, lr {config.lr}, run dir {run_dir}", flush=True)
+        trainer = Trainer(model, train, test, config, run_dir, meta, hooks=hooks, optimizer=optimizer, lr_fn=lr_fn,
+                          args=args, mask=mask, resume=args.resume, device=device, start_step=start_step,
+                          input_size=info.input_size)
+        result = trainer.fit()
     if distributed.is_main():
         print(f"done: best top-1 {result['best_top1']:.2f}% (epoch {result['best_epoch']}), "
               f"final {result['final_top1']:.2f}%, params {result['params']:,}, FLOPs {result['flops']:,}; "
@@ -108,177 +93,185 @@ def run_training(args, model, *, dataset, method, arm, tag, meta=None, hooks=(),
     return result
 
 
-def _check_method(ckpt, path, method, accept=()):
-    if ckpt["method"] != method and ckpt["method"] not in accept:
-        raise UserError(f"{path} was made by {ckpt['method']}, not {method}; use cifar/{ckpt['method']}/ "
-                        f"or a checkpoint from cifar/{method}/")
+class _NoClaim:
+    """What a process other than rank 0 holds: nothing (rank 0 owns the folder)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
 
 
-def _dataset_from(args, ckpt, path):
-    if args.dataset is None:
-        return ckpt["dataset"]
-    if args.dataset != ckpt["dataset"]:
-        raise UserError(f"{path} was trained on {ckpt['dataset']}, not {args.dataset}")
-    return args.dataset
+# ----------------------------------------------------------------------------- train
 
-
-# ----------------------------------------------------------------------------- baseline
-
-def baseline_main(method: str, *, arch: str, epochs=160, lr=0.1, batch_size=64, weight_decay=1e-4,
-                  schedule="step", dataset="cifar10", add_args=None, make_hooks=None, arm="baseline",
-                  variant=None, description=None, argv=None, **train_defaults):
-    """``arm`` and ``variant`` may be functions of the parsed args (e.g. a method's training run
-    is its ``baseline`` when its strength flag is 0); ``train_defaults`` go to ``add_train_args``
-    (milestones, lr_decay, warmup_epochs, nesterov)."""
-    p = ArgumentParser(description=description or f"{method}: train the unpruned baseline")
-    p.add_argument("--arch", default=arch, help=f"model (default {arch}); one of {', '.join(list_archs())}")
-    p.add_argument("--cfg", default=None, help="width config as a JSON list (default: the arch's full widths)")
+def train(method: str, *, arch: str, dataset: str = "cifar10", training: str = "main", argv=None, **recipe):
+    """``main.py``: train ``arch`` with the recipe (epochs, lr, batch_size, weight_decay, schedule,
+    milestones, lr_decay, warmup_epochs, nesterov) and the method's training additions."""
+    t = get_method(method).trainings[training]
+    p = ArgumentParser(description=recipe_doc(f"{method}: train"))
+    add_model_args(p, arch)
     add_data_args(p, dataset)
-    add_train_args(p, epochs=epochs, lr=lr, batch_size=batch_size, weight_decay=weight_decay, schedule=schedule,
-                   **train_defaults)
-    if add_args:
-        add_args(p)
+    add_train_args(p, **recipe)
+    add_run_args(p)
+    if t.flags:
+        t.flags(p)
 
     def run(args):
         info = dataset_info(args.dataset)
+        check_kind(args.arch, info.kind, args.dataset)
+        if t.resolve:
+            t.resolve(args)
+        arm = t.arm(args) if callable(t.arm) else t.arm
+        variant = t.variant(args) if t.variant else None
         seed_everything(args.seed)
         model = build_model(args.arch, info.num_classes, info.in_channels, parse_cfg(args.cfg))
-        hooks = make_hooks(args, model) if make_hooks else []
-        run_arm = arm(args) if callable(arm) else arm
-        run_variant = variant(args) if callable(variant) else variant
-        tag = f"{run_variant}-seed{args.seed}" if run_variant else f"seed{args.seed}"
-        return run_training(args, model, dataset=args.dataset, method=method, arm=run_arm, tag=tag,
-                            meta={"variant": run_variant}, hooks=hooks)
+        hooks = t.hooks(args, model) if t.hooks else []
+        tag = f"{variant}-seed{args.seed}" if variant else f"seed{args.seed}"
+        return run_training(args, model, dataset=args.dataset, method=method, arm=arm, tag=tag,
+                            meta={"variant": variant}, hooks=hooks)
 
     return main_guard(run, p, argv)
 
 
 # ----------------------------------------------------------------------------- prune
 
-def prune_main(method: str, *, prune_fn, add_args=None, description=None, accept_methods=(), prepare_fn=None,
-               check_fn=None, argv=None):
-    """``prune_fn(args, model, ckpt, loaders) -> dict`` with keys ``model`` (the pruned model),
-    ``variant`` (a short name for the run tag), ``report`` (JSON-able details) and optionally
-    ``mask``. The pruned checkpoint lands in ``<save>/pruned.pt`` with ``result.json``.
-    ``check_fn(args, model, input_size)``, if given, runs before any data is loaded: it raises a
-    ``UserError`` for flags that do not fit the model, so a bad flag costs no evaluation pass.
-    ``prepare_fn(args, model, ckpt)``, if given, runs next (before the unpruned model is
-    evaluated): checks on the checkpoint, or folding a method's training state into the model."""
-    p = ArgumentParser(description=description or f"{method}: prune a trained model")
+@dataclass
+class PruneData:
+    """What a pruning function may read: the loaders, the input size, and class-balanced samples."""
+
+    train: object
+    test: object
+    input_size: tuple
+    sample: object          # (count) -> list of normalised training batches on the device
+
+
+def _check_source(ckpt, path, method, accepts=()):
+    if ckpt["method"] != method and ckpt["method"] not in accepts:
+        raise UserError(f"{path} was made by {ckpt['method']}, not {method}; use {ckpt['method']}'s entry points "
+                        f"or a checkpoint from {method}")
+
+
+def _dataset_of(args, ckpt, path):
+    if args.dataset is not None and args.dataset != ckpt["dataset"]:
+        raise UserError(f"{path} was trained on {ckpt['dataset']}, not {args.dataset}")
+    return ckpt["dataset"]
+
+
+def model_figures(model, mask, input_size) -> dict:
+    """Parameters and FLOPs of a (possibly masked) model, and its sparsity when masked."""
+    nonzero = mask is not None
+    figures = {"params": kept_params(model, mask) if nonzero else count_params(model),
+               "flops": count_flops(model, input_size, nonzero)}
+    if nonzero:
+        figures["sparsity"] = mask_sparsity(mask)
+    return figures
+
+
+def write_pruned(folder: Path, model, mask, *, dataset, method, meta: dict, record: dict, input_size, args=None):
+    """The one writer of a pruned model: ``pruned.pt`` (weights, cfg, mask, meta) and ``result.json``
+    (``record`` plus the model's parameters, FLOPs, sparsity and their reduction against ``meta``'s
+    ``base_params`` / ``base_flops``). Returns the result dict."""
+    figures = model_figures(model, mask, input_size)
+    result = {"dataset": dataset, "method": method, "arm": "pruned", "arch": model.arch, "cfg": list(model.cfg),
+              **record, **figures}
+    if meta.get("base_params"):
+        result["params_reduction"] = 1 - figures["params"] / meta["base_params"]
+        result["flops_reduction"] = 1 - figures["flops"] / meta["base_flops"]
+    result["code_revision"] = code_revision()
+    save_checkpoint(make_checkpoint(model.cpu(), dataset, method, "pruned", mask=mask, args=args, meta=meta),
+                    folder / "pruned.pt")
+    write_json(folder / "result.json", result)
+    return result
+
+
+def prune(method: str, *, batch_size: int = 64, argv=None):
+    """``prune.py``: the method's pruning of a trained checkpoint, written as ``pruned.pt`` + ``result.json``."""
+    m = get_method(method)
+    pr = m.pruning
+    p = ArgumentParser(description=recipe_doc(f"{method}: prune a trained model"))
     p.add_argument("--checkpoint", required=True, help="the trained model to prune (checkpoint.pt / best.pt)")
     p.add_argument("--dataset", default=None, help="dataset (default: the checkpoint's)")
     p.add_argument("--data-dir", default="data")
-    p.add_argument("--save", default=None, help="output folder (default runs/<dataset>/<method>/<arch>/pruned/<variant>-seed<seed>)")
+    p.add_argument("--save", default=None, help="output folder (default runs/<dataset>/<method>/<arch>/pruned/"
+                                                "<variant>-seed<seed>-<settings hash>)")
     p.add_argument("--device", default=None)
     p.add_argument("--test-batch-size", type=positive_int, default=256)
-    p.add_argument("--batch-size", type=positive_int, default=64,
+    p.add_argument("--batch-size", type=positive_int, default=batch_size,
                    help="batch size of the training samples a method reads")
     p.add_argument("--seed", type=non_negative_int, default=None, help="default: the checkpoint's seed")
     p.add_argument("--test-subset", type=positive_int, default=None,
                    help="evaluate on the first N test images only (smoke runs)")
-    if add_args:
-        add_args(p)
+    if pr.flags:
+        pr.flags(p)
 
     def run(args):
         distributed.refuse_under_torchrun("prune.py")
         ckpt = load_checkpoint(args.checkpoint)
-        _check_method(ckpt, args.checkpoint, method, accept_methods)
+        _check_source(ckpt, args.checkpoint, method, pr.accepts)
         if ckpt["arm"] == "pruned":
             raise UserError(f"{args.checkpoint} is already a pruned model; prune a trained one")
-        dataset = _dataset_from(args, ckpt, args.checkpoint)
-        seed = ckpt["meta"].get("seed", 0) if args.seed is None else args.seed
-        seed_everything(seed)
-        device = resolve_device(args.device)
+        args.dataset = _dataset_of(args, ckpt, args.checkpoint)
+        if args.seed is None:
+            args.seed = ckpt["meta"].get("seed", 0)
+        if pr.resolve:
+            pr.resolve(args, ckpt)
+        variant = pr.variant(args, ckpt)
+        info = dataset_info(args.dataset)
         model = model_from_checkpoint(ckpt)
-        if check_fn is not None:
-            check_fn(args, model, model_input_size(dataset))
-        if prepare_fn is not None:
-            prepare_fn(args, model, ckpt)
-        model.to(device)
-        train, test, _ = make_loaders(dataset, args.data_dir, args.batch_size, args.test_batch_size,
-                                      device=device, seed=seed, test_subset=args.test_subset)
-        base_top1 = evaluate(model, test, device)[1]
-        base_cfg = list(model.cfg)
-        shape = model_input_size(dataset)
-        base_mask = ckpt.get("mask")
-        base_flops = count_flops(model, shape, base_mask is not None)
-        base_params = count_params(model, base_mask is not None)
-        out = prune_fn(args, model, ckpt, (train, test))
-        pruned, variant, mask = out["model"].to(device), out["variant"], out.get("mask")
-        nonzero = mask is not None
-        top1 = evaluate(pruned, test, device)[1]
-        flops, params = count_flops(pruned, shape, nonzero), (kept_params(pruned, mask) if nonzero
-                                                               else count_params(pruned))
-        save = Path(args.save) if args.save else default_run_dir(dataset, method, pruned.arch, "pruned",
-                                                                   f"{variant}-seed{seed}")
-        meta = {"variant": variant, "seed": seed, "base_cfg": base_cfg, "base_flops": base_flops,
-                "base_params": base_params, "base_top1": base_top1, "source": str(args.checkpoint),
-                "base_arm": ckpt["arm"]}
-        result = {"dataset": dataset, "method": method, "arm": "pruned", "variant": variant, "seed": seed,
-                  "arch": pruned.arch, "cfg": list(pruned.cfg), "base_cfg": base_cfg,
-                  "top1_before": base_top1, "top1_after": top1, "best_top1": top1, "final_top1": top1,
-                  "params": params, "flops": flops, "base_params": base_params, "base_flops": base_flops,
-                  "params_reduction": 1 - params / base_params, "flops_reduction": 1 - flops / base_flops,
-                  **({"sparsity": mask_sparsity(mask)} if nonzero else {}),
-                  "source": str(args.checkpoint), "report": out.get("report", {}),
-                  "code_revision": code_revision()}
-        payload = make_checkpoint(pruned.cpu(), dataset, method, "pruned", mask=mask, args=args, meta=meta)
-        save_checkpoint(payload, save / "pruned.pt")
-        tmp = save / "result.json.tmp"
-        tmp.write_text(json.dumps(jsonable(result), indent=2) + "\n")
-        tmp.replace(save / "result.json")
-        print(f"{method} {variant}: top-1 {base_top1:.2f}% -> {top1:.2f}% (before fine-tuning); "
-              f"params {base_params:,} -> {params:,} ({100 * result['params_reduction']:.1f}% fewer); "
-              f"FLOPs {base_flops:,} -> {flops:,} ({100 * result['flops_reduction']:.1f}% fewer)")
-        print(f"cfg {list(pruned.cfg)}")
-        print(f"saved {save / 'pruned.pt'}")
-        return result
+        if pr.check:
+            pr.check(args, model, info.input_size)
+        save = run_dir_of(args, args.dataset, method, model.arch, "pruned", f"{variant}-seed{args.seed}")
+        with RunFolder(save, args, holds="result.json"):
+            return _prune(args, method, pr, ckpt, model, variant, save, info)
 
     return main_guard(run, p, argv)
+
+
+def _prune(args, method, pr, ckpt, model, variant, save, info):
+    seed_everything(args.seed)
+    device = resolve_device(args.device)
+    if pr.prepare:
+        pr.prepare(args, model, ckpt)
+    model.to(device)
+    train_loader, test_loader, _ = make_loaders(args.dataset, args.data_dir, args.batch_size, args.test_batch_size,
+                                                device=device, seed=args.seed, test_subset=args.test_subset)
+    base_top1 = evaluate(model, test_loader, device)[1]
+    base_cfg, base_mask = list(model.cfg), ckpt.get("mask")
+    base_flops = count_flops(model, info.input_size, base_mask is not None)
+    base_params = count_params(model, base_mask is not None)
+    sample = partial(balanced_sample, args.dataset, args.data_dir, batch_size=args.batch_size, seed=args.seed,
+                     device=device)
+    out = pr.run(args, model, ckpt, PruneData(train_loader, test_loader, info.input_size, sample))
+    pruned = out.model.to(device)
+    top1 = evaluate(pruned, test_loader, device)[1]
+    meta = {"variant": variant, "seed": args.seed, "base_cfg": base_cfg, "base_flops": base_flops,
+            "base_params": base_params, "base_top1": base_top1, "source": str(args.checkpoint),
+            "base_arm": ckpt["arm"]}
+    record = {"variant": variant, "seed": args.seed, "base_cfg": base_cfg, "top1_before": base_top1,
+              "top1_after": top1, "best_top1": top1, "final_top1": top1, "base_params": base_params,
+              "base_flops": base_flops, "source": str(args.checkpoint), "report": out.report}
+    result = write_pruned(save, pruned, out.mask, dataset=args.dataset, method=method, meta=meta, record=record,
+                          input_size=info.input_size, args=args)
+    print(f"{method} {variant}: top-1 {base_top1:.2f}% -> {top1:.2f}% (before fine-tuning); "
+          f"params {base_params:,} -> {result['params']:,} ({100 * result['params_reduction']:.1f}% fewer); "
+          f"FLOPs {base_flops:,} -> {result['flops']:,} ({100 * result['flops_reduction']:.1f}% fewer)")
+    print(f"cfg {list(pruned.cfg)}")
+    print(f"saved {save / 'pruned.pt'}")
+    return result
 
 
 # ----------------------------------------------------------------------------- fine-tune / scratch
 
-def _pruned_parser(method, description, epochs, lr, batch_size, weight_decay, schedule, add_args, train_defaults):
-    p = ArgumentParser(description=description)
-    p.add_argument("--checkpoint", required=True, help="pruned checkpoint (pruned.pt from prune.py)")
-    add_data_args(p, dataset=None)
-    add_train_args(p, epochs=epochs, lr=lr, batch_size=batch_size, weight_decay=weight_decay, schedule=schedule,
-                   **train_defaults)
-    p.set_defaults(seed=None)
-    if add_args:
-        add_args(p)
-    return p
-
-
-def _load_pruned(args, method, accept_methods):
-    ckpt = load_checkpoint(args.checkpoint)
-    _check_method(ckpt, args.checkpoint, method, accept_methods)
+def _load_pruned(args, method, accepts):
+    ckpt = load_checkpoint(args.checkpoint, require_meta=("variant", "base_cfg"))
+    _check_source(ckpt, args.checkpoint, method, accepts)
     if ckpt["arm"] != "pruned":
         raise UserError(f"{args.checkpoint} is a {ckpt['arm']} checkpoint; give the pruned.pt written by prune.py")
-    dataset = _dataset_from(args, ckpt, args.checkpoint)
+    args.dataset = _dataset_of(args, ckpt, args.checkpoint)
     if args.seed is None:
         args.seed = ckpt["meta"].get("seed", 1)
-    return ckpt, dataset
-
-
-def finetune_main(method: str, *, epochs=40, lr=0.001, batch_size=64, weight_decay=1e-4, schedule="constant",
-                  add_args=None, make_hooks=None, accept_methods=(), description=None, argv=None,
-                  **train_defaults):
-    p = _pruned_parser(method, description or f"{method}: fine-tune the pruned weights",
-                       epochs, lr, batch_size, weight_decay, schedule, add_args, train_defaults)
-
-    def run(args):
-        ckpt, dataset = _load_pruned(args, method, accept_methods)
-        seed_everything(args.seed)
-        model = model_from_checkpoint(ckpt)
-        hooks = make_hooks(args, model, ckpt) if make_hooks else []
-        variant = ckpt["meta"]["variant"]
-        return run_training(args, model, dataset=dataset, method=method, arm="finetune",
-                            tag=f"{variant}-seed{args.seed}", hooks=hooks, mask=ckpt.get("mask"),
-                            meta={"variant": variant, "source": args.checkpoint})
-
-    return main_guard(run, p, argv)
+    return ckpt
 
 
 def scratch_epochs(budget: str, epochs: int, base_flops: int, flops: int) -> tuple[int, float]:
@@ -287,41 +280,53 @@ def scratch_epochs(budget: str, epochs: int, base_flops: int, flops: int) -> tup
     return (epochs if budget == "E" else int(epochs * ratio)), ratio
 
 
-def scratch_main(method: str, *, epochs=160, lr=0.1, batch_size=64, weight_decay=1e-4, schedule="step",
-                 add_args=None, make_hooks=None, accept_methods=(), reinit=None, description=None, argv=None,
-                 **train_defaults):
-    """``reinit(args, model, mask)`` re-initialises the fresh model of a masked (unstructured) checkpoint
-    for its sparsity (default: the arch's own initialisation); the mask is applied either way.
-    ``train_defaults`` go to ``add_train_args`` (milestones, lr_decay, warmup_epochs, nesterov)."""
-    def extra(p):
+def _retrain(method: str, arm: str, argv, recipe, description):
+    m = get_method(method)
+    r = m.finetune if arm == "finetune" else m.scratch
+    accepts = m.pruning.accepts if m.pruning else ()
+    p = ArgumentParser(description=recipe_doc(description))
+    p.add_argument("--checkpoint", required=True, help="pruned checkpoint (pruned.pt from prune.py)")
+    add_data_args(p, dataset=None)
+    add_train_args(p, **recipe)
+    add_run_args(p)
+    p.set_defaults(seed=None)
+    if arm == "scratch":
         p.add_argument("--budget", choices=("E", "B"), default="E",
                        help="E: the baseline's epochs; B: epochs x FLOPs(base)/FLOPs(pruned)")
-        if add_args:
-            add_args(p)
-
-    p = _pruned_parser(method, description or f"{method}: train the pruned architecture from scratch",
-                       epochs, lr, batch_size, weight_decay, schedule, extra, train_defaults)
+    if r.flags:
+        r.flags(p)
 
     def run(args):
-        ckpt, dataset = _load_pruned(args, method, accept_methods)
+        ckpt = _load_pruned(args, method, accepts)
         seed_everything(args.seed)
-        model = model_from_checkpoint(ckpt, load_weights=False)       # fresh initialisation
-        mask = ckpt.get("mask")
-        shape = model_input_size(dataset)
-        if mask is not None:  # the same sparse architecture: apply the keep-mask to the fresh weights
-            if reinit is not None:
-                reinit(args, model, mask)
-            apply_mask_(model, mask)
-        base = build_model(ckpt["arch"], ckpt["num_classes"], ckpt["in_channels"], ckpt["meta"]["base_cfg"])
-        base_flops = count_flops(base, shape)
-        flops = count_flops(model, shape, nonzero=mask is not None)
-        n_epochs, ratio = scratch_epochs(args.budget, args.epochs, base_flops, flops)
-        hooks = make_hooks(args, model, ckpt) if make_hooks else []
-        variant = ckpt["meta"]["variant"]
-        arm = f"scratch-{args.budget}"
-        return run_training(args, model, dataset=dataset, method=method, arm=arm, tag=f"{variant}-seed{args.seed}",
-                            hooks=hooks, epochs=n_epochs, mask=mask,
-                            meta={"variant": variant, "source": args.checkpoint, "budget": args.budget,
-                                  "flops_ratio": ratio, "base_epochs": args.epochs})
+        variant, mask = ckpt["meta"]["variant"], ckpt.get("mask")
+        meta = {"variant": variant, "source": args.checkpoint}
+        if arm == "finetune":
+            model, epochs, run_arm = model_from_checkpoint(ckpt), None, "finetune"
+        else:
+            model = model_from_checkpoint(ckpt, load_weights=False)       # fresh initialisation
+            if mask is not None:  # the same sparse architecture: the keep-mask on the fresh weights
+                if r.reinit is not None:
+                    r.reinit(args, model, mask)
+                apply_mask_(model, mask)
+            shape = dataset_info(args.dataset).input_size
+            base = build_model(ckpt["arch"], ckpt["num_classes"], ckpt["in_channels"], ckpt["meta"]["base_cfg"])
+            epochs, ratio = scratch_epochs(args.budget, args.epochs, count_flops(base, shape),
+                                           count_flops(model, shape, nonzero=mask is not None))
+            run_arm = f"scratch-{args.budget}"
+            meta.update(budget=args.budget, flops_ratio=ratio, base_epochs=args.epochs)
+        hooks = r.hooks(args, model, ckpt) if r.hooks else []
+        return run_training(args, model, dataset=args.dataset, method=method, arm=run_arm,
+                            tag=f"{variant}-seed{args.seed}", hooks=hooks, epochs=epochs, mask=mask, meta=meta)
 
     return main_guard(run, p, argv)
+
+
+def finetune(method: str, *, argv=None, **recipe):
+    """``main_finetune.py``: keep training the pruned weights (its keep-mask, if any, held)."""
+    return _retrain(method, "finetune", argv, recipe, f"{method}: fine-tune the pruned weights")
+
+
+def scratch(method: str, *, argv=None, **recipe):
+    """``main_scratch.py``: the pruned architecture re-initialised and trained, ``--budget E|B``."""
+    return _retrain(method, "scratch", argv, recipe, f"{method}: train the pruned architecture from scratch")

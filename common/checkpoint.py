@@ -103,8 +103,15 @@ def jsonable(obj):
     return str(obj)
 
 
-def load_checkpoint(path, expect_arch: str | None = None, expect_dataset: str | None = None) -> dict:
-    """Load a checkpoint safely (``weights_only=True``); every failure is one :class:`UserError` line."""
+# What every checkpoint holds (``make_checkpoint``): a file missing one is refused on loading.
+REQUIRED = {"arch": str, "dataset": str, "num_classes": int, "in_channels": int, "cfg": list, "method": str,
+            "arm": str, "state_dict": dict, "meta": dict, "args": dict}
+
+
+def load_checkpoint(path, expect_arch: str | None = None, expect_dataset: str | None = None,
+                    require_meta=()) -> dict:
+    """Load a checkpoint safely (``weights_only=True``); every failure is one :class:`UserError` line,
+    among them a checkpoint without one of the :data:`REQUIRED` keys or the ``require_meta`` entries."""
     path = Path(path)
     if not path.exists():
         raise UserError(f"checkpoint not found: {path}")
@@ -117,6 +124,13 @@ def load_checkpoint(path, expect_arch: str | None = None, expect_dataset: str | 
         raise UserError(f"cannot read checkpoint {path}: truncated or not a checkpoint file ({first[:160]})") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise UserError(f"{path} is not a checkpoint of this codebase (expected format {FORMAT!r})")
+    for key, kind in REQUIRED.items():
+        if not isinstance(ckpt.get(key), kind) or isinstance(ckpt.get(key), bool):
+            what = "lacks" if key not in ckpt else "has a malformed"
+            raise UserError(f"{path} {what} {key!r}; it is not a complete checkpoint of this codebase")
+    for key in require_meta:
+        if key not in ckpt["meta"]:
+            raise UserError(f"{path} lacks meta[{key!r}]; give the pruned.pt written by prune.py")
     if expect_arch is not None and ckpt["arch"] != expect_arch:
         raise UserError(f"{path} holds a {ckpt['arch']} model, not {expect_arch}")
     if expect_dataset is not None and ckpt["dataset"] != expect_dataset:

@@ -15,7 +15,12 @@ from common.errors import UserError
 
 
 class ArgumentParser(argparse.ArgumentParser):
-    """argparse, but a bad flag gives one line on stderr instead of usage + error."""
+    """argparse, but a bad flag gives one line on stderr instead of usage + error, and the
+    description (a recipe's docstring) keeps its line breaks."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message):
         sys.stderr.write(f"{self.prog}: error: {message}\n")
@@ -33,6 +38,11 @@ def main_guard(run, parser: argparse.ArgumentParser, argv=None):
     except KeyboardInterrupt:
         sys.stderr.write("interrupted; the last checkpoint (if any) is intact, continue with --resume\n")
         sys.exit(130)
+
+
+def recipe_doc(default: str) -> str:
+    """The running recipe file's docstring (what its ``--help`` says), or ``default``."""
+    return getattr(sys.modules.get("__main__"), "__doc__", None) or default
 
 
 def parse_cfg(text):
@@ -72,6 +82,12 @@ non_negative_float = number_type(float, lambda v: v >= 0, "must be >= 0")
 fraction = number_type(float, lambda v: 0.0 <= v < 1.0, "must lie in [0, 1)")   # a ratio in [0, 1)
 
 
+def add_model_args(p: argparse.ArgumentParser, arch: str):
+    from common.models import list_archs
+    p.add_argument("--arch", default=arch, help=f"model (default {arch}); one of {', '.join(list_archs())}")
+    p.add_argument("--cfg", default=None, help="width config as a JSON list (default: the arch's full widths)")
+
+
 def add_data_args(p: argparse.ArgumentParser, dataset="cifar10"):
     from common.data import DATASETS
     p.add_argument("--dataset", default=dataset, choices=sorted(DATASETS),
@@ -89,7 +105,7 @@ def add_train_args(p: argparse.ArgumentParser, *, epochs: int, lr: float, batch_
                    weight_decay: float = 1e-4, schedule: str = "step", momentum: float = 0.9,
                    milestones=(0.5, 0.75), lr_decay: float = 0.1, warmup_epochs: int = 0,
                    nesterov: bool = False):
-    """Optimisation flags with a method's paper defaults."""
+    """Optimisation flags with a recipe's paper defaults."""
     g = p.add_argument_group("training")
     g.add_argument("--epochs", type=non_negative_int, default=epochs, help=f"epochs (default {epochs})")
     g.add_argument("--lr", type=positive_float, default=lr, help=f"initial learning rate (default {lr})")
@@ -111,10 +127,57 @@ def add_train_args(p: argparse.ArgumentParser, *, epochs: int, lr: float, batch_
                    help=f"Nesterov momentum (default {'on' if nesterov else 'off'})")
     g.add_argument("--no-nesterov", dest="nesterov", action="store_false", help="plain momentum")
     g.add_argument("--seed", type=non_negative_int, default=1)
-    g.add_argument("--device", default=None, help="cuda or cpu (default: cuda when available)")
+    add_speed_args(g)
+
+
+def add_speed_args(g):
+    """Flags that make a run faster without changing what it computes (on the CPU: nothing)."""
+    g.add_argument("--device", default=None, help="cuda, cuda:N or cpu (default: cuda when available)")
     g.add_argument("--amp", action="store_true", help="bf16 autocast (GPU)")
     g.add_argument("--channels-last", action="store_true", help="channels_last memory format (GPU)")
     g.add_argument("--compile", action="store_true", help="torch.compile the model")
     g.add_argument("--no-progress", action="store_true", help="no tqdm bars (one line per epoch)")
-    p.add_argument("--save", default=None, help="run directory (default runs/<dataset>/<method>/<arch>/<arm>/<tag>)")
-    p.add_argument("--resume", action="store_true", help="continue the run in the run directory exactly")
+
+
+def add_run_args(p: argparse.ArgumentParser):
+    p.add_argument("--save", default=None,
+                   help="run folder (default runs/<dataset>/<method>/<arch>/<arm>/<tag>-<settings hash>)")
+    p.add_argument("--resume", action="store_true", help="continue the run in the run folder exactly")
+
+
+def resolve_device(name: str | None):
+    """The training device: ``cpu``, ``cuda`` or ``cuda:N`` (default: cuda when available)."""
+    import torch
+
+    if name is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise UserError(f"unknown --device {name!r} (cpu, cuda, cuda:N)") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise UserError("--device cuda was asked for but no CUDA GPU is available")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise UserError(f"--device {name}: this machine has {torch.cuda.device_count()} GPU(s)")
+    elif device.type == "mps":
+        if not torch.backends.mps.is_available():
+            raise UserError("--device mps was asked for but the MPS backend is not available here")
+    elif device.type != "cpu":
+        raise UserError(f"--device {name} is not a training device (cpu, cuda, cuda:N, mps)")
+    return device
+
+
+def train_config(args, epochs=None, schedule=None, **overrides):
+    """The engine's :class:`~common.engine.TrainConfig` from the parsed training flags."""
+    from common.engine import TrainConfig
+
+    cfg = TrainConfig(epochs=args.epochs if epochs is None else epochs, lr=args.lr, momentum=args.momentum,
+                      weight_decay=args.weight_decay, nesterov=args.nesterov,
+                      schedule=schedule or args.schedule, amp=args.amp, channels_last=args.channels_last,
+                      compile=args.compile, progress=not args.no_progress and sys.stderr.isatty(),
+                      milestones=tuple(getattr(args, "milestones", (0.5, 0.75))),
+                      gamma=getattr(args, "lr_decay", 0.1), warmup_epochs=getattr(args, "warmup_epochs", 0))
+    for k, v in overrides.items():
+        setattr(cfg, k, v)
+    return cfg

@@ -6,7 +6,6 @@ import torch
 from common.errors import UserError
 from common.flops import count_flops
 from common.models import build_model
-from common.pruning import regression
 from common.pruning.regression import (lasso, lasso_problem, plan_widths, reconstruct, regression_prune,
                                        select_channels)
 

@@ -7,7 +7,7 @@ built from the dense run's learning rates) for --phase-epochs T_j each, or a tot
 split over the phases. --phases 1 is One Shot. --retrain BIMP = ALLR with --budget after a
 dense run of T0 epochs with --schedule linear. Run again to continue an interrupted sequence.
 """
-from common.runners import imp_main
+from common.sequences import imp_sequence
 
 if __name__ == "__main__":
-    imp_main("imp", batch_size=64, weight_decay=1e-4, momentum=0.9)
+    imp_sequence("imp", batch_size=64, weight_decay=1e-4, momentum=0.9)

@@ -9,7 +9,7 @@ re-initialisation with the same mask. Run it at --lr 0.1 and --lr 0.01 (the pape
 Recipe of the original code: 160 epochs, batch 64, lr x0.1 at 50% and 75%, weight decay 1e-4.
 Run again to continue an interrupted sequence.
 """
-from common.runners import lottery_main
+from common.sequences import lottery_sequence
 
 if __name__ == "__main__":
-    lottery_main("lottery-ticket", arch="vgg16", epochs=160, lr=0.1, batch_size=64, weight_decay=1e-4)
+    lottery_sequence("lottery-ticket", arch="vgg16", epochs=160, lr=0.1, batch_size=64, weight_decay=1e-4)

@@ -2,7 +2,7 @@
 fine-tuning of the rethinking comparison. (The paper fine-tunes ImageNet models at lr 1e-5 with
 no weight decay: ``--lr 1e-5 --wd 0``.)
 """
-from common.arms import finetune_main
+from common.arms import finetune
 
 if __name__ == "__main__":
-    finetune_main("regression", epochs=40, lr=0.001, schedule="constant")
+    finetune("regression", epochs=40, lr=0.001, batch_size=64, weight_decay=1e-4, schedule="constant")

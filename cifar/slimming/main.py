@@ -5,24 +5,7 @@
 SGD lr 0.1 x0.1 at epochs 80 and 120, momentum 0.9, weight decay 1e-4.
 Models: vgg19, preresnet164, densenet40 (any CIFAR arch with channel groups works).
 """
-from common.arms import baseline_main
-from common.cli import non_negative_float
-from common.pruning.slimming import SparsityHook, paper_lambda
-
-
-def add_args(p):
-    p.add_argument("--sparsity", "--lambda", type=non_negative_float, default=None, metavar="LAMBDA",
-                   help="L1 penalty on BN scales (default: 1e-4 for VGG, 1e-5 for PreResNet/DenseNet); "
-                        "0 = plain baseline")
-
-
-def make_hooks(args, model):
-    if args.sparsity is None:
-        args.sparsity = paper_lambda(args.arch)
-    return [SparsityHook(model, args.sparsity)] if args.sparsity > 0 else []
-
+from common.arms import train
 
 if __name__ == "__main__":
-    baseline_main("slimming", arch="vgg19", epochs=160, lr=0.1, batch_size=64, weight_decay=1e-4,
-                  add_args=add_args, make_hooks=make_hooks,
-                  arm=lambda args: "sparsity" if args.sparsity > 0 else "baseline")
+    train("slimming", arch="vgg19", epochs=160, lr=0.1, batch_size=64, weight_decay=1e-4)

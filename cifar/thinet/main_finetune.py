@@ -2,7 +2,7 @@
 of the rethinking comparison (the paper fine-tunes ImageNet
 models 120k iterations at lr 1e-3, x0.1 at 40k and 80k).
 """
-from common.arms import finetune_main
+from common.arms import finetune
 
 if __name__ == "__main__":
-    finetune_main("thinet", epochs=40, lr=0.001, schedule="constant")
+    finetune("thinet", epochs=40, lr=0.001, batch_size=64, weight_decay=1e-4, schedule="constant")

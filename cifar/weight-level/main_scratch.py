@@ -5,19 +5,7 @@ model)) epochs, lr x0.1 at 50% and 75% of them. Every masked conv is initialised
 for its surviving connections, N(0, sqrt(2 / (nnz / C_in))), as the original code
 (--dense-init: the arch's own initialisation, then the mask).
 """
-from common.arms import scratch_main
-from common.masks import sparse_kaiming_init_
-
-
-def add_args(p):
-    p.add_argument("--dense-init", action="store_true",
-                   help="keep the arch's initialisation instead of rescaling it for the surviving weights")
-
-
-def reinit(args, model, mask):
-    if not args.dense_init:
-        sparse_kaiming_init_(model, mask)
-
+from common.arms import scratch
 
 if __name__ == "__main__":
-    scratch_main("weight-level", epochs=160, lr=0.1, add_args=add_args, reinit=reinit)
+    scratch("weight-level", epochs=160, lr=0.1, batch_size=64, weight_decay=1e-4)

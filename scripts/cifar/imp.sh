@@ -14,48 +14,9 @@
 #   ALLR with the budget B = T - T0 (total cost T); GMP: T epochs from scratch, pruning every
 #   --gmp-every epochs.
 # Table: one row per (schedule setting, phase): accuracy after the phase, sparsity, total epochs.
+#
+# Runs through the table runner (common/sweep.py): a step already done is skipped, an interrupted
+# one resumed, one whose flags changed runs in a new folder; --jobs N runs N steps at once.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-source scripts/lib.sh
-
-dataset=cifar10; archs="resnet56"; S=0.9; J=3; R=10; schedules="FT LRW SLR CLR LLR ALLR"; seeds=1
-epochs=160; gmp_every=4; subset=(); test_subset=(); cfg=(); runs=runs; data_dir=data; extra=()
-method_flag() {
-  case $1 in
-    --sparsity) S=$2 ;;
-    --phases) J=$2 ;;
-    --phase-epochs) R=$2 ;;
-    --schedules) schedules=$2 ;;
-    --gmp-every) gmp_every=$2 ;;
-    *) return 1 ;;
-  esac
-}
-parse_table_flags "$@"
-
-budget=$((J * R)); t0=$((epochs - budget))
-if (( t0 < 1 )); then echo "imp.sh: --phases x --phase-epochs must be below --epochs (BIMP's dense run)" >&2; exit 2; fi
-data=(--data-dir "$data_dir" "${subset[@]}" "${test_subset[@]}")
-train=("${data[@]}" "${extra[@]}")
-for seed in $(seq 1 "$seeds"); do
-  for arch in $archs; do
-    root=$runs/$dataset/imp/$arch
-    dense=$root/baseline/seed$seed
-    run_step "$dense" python cifar/imp/main.py --dataset "$dataset" --arch "$arch" "${cfg[@]}" --seed "$seed" \
-      --epochs "$epochs" "${train[@]}"
-    for sched in $schedules; do
-      python cifar/imp/main_imp.py --checkpoint "$dense/checkpoint.pt" --runs "$runs" --sparsity "$S" \
-        --phases "$J" --phase-epochs "$R" --retrain "$sched" "${train[@]}"
-      python cifar/imp/main_imp.py --checkpoint "$dense/checkpoint.pt" --runs "$runs" --sparsity "$S" \
-        --phases 1 --phase-epochs "$budget" --retrain "$sched" "${train[@]}"
-    done
-    short=$root/baseline/linear-T$t0-seed$seed
-    run_step "$short" python cifar/imp/main.py --dataset "$dataset" --arch "$arch" "${cfg[@]}" --seed "$seed" \
-      --epochs "$t0" --schedule linear "${train[@]}"
-    python cifar/imp/main_imp.py --checkpoint "$short/checkpoint.pt" --runs "$runs" --sparsity "$S" \
-      --phases "$J" --budget "$budget" --retrain BIMP "${train[@]}"
-    run_step "$root/GMP/S$S-T$epochs-GMP-seed$seed" python cifar/imp/main_gmp.py --dataset "$dataset" --arch "$arch" \
-      "${cfg[@]}" --seed "$seed" --epochs "$epochs" --sparsity "$S" --prune-every "$gmp_every" "${train[@]}"
-  done
-done
-
-report imp --metric final --columns sparsity,epochs_total
+exec python -m common.sweep imp --tree cifar "$@"

@@ -8,35 +8,9 @@
 #
 # Per seed and arch: baseline -> prune (every paper variant of the arch) -> fine-tune ->
 # Scratch-E -> Scratch-B. Finished steps are skipped, interrupted ones resumed.
+#
+# Runs through the table runner (common/sweep.py): a step already done is skipped, an interrupted
+# one resumed, one whose flags changed runs in a new folder; --jobs N runs N steps at once.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-source scripts/lib.sh
-
-dataset=cifar10; archs="vgg16_mlp resnet56 resnet110"; seeds=5; epochs=160; ft_epochs=40
-subset=(); test_subset=(); cfg=(); runs=runs; data_dir=data; extra=()
-parse_table_flags "$@"
-
-M=cifar/l1-norm
-variants_of() {
-  case $1 in
-    vgg16|vgg16_mlp) echo A ;;
-    resnet56|resnet110) echo "A B" ;;
-    *) echo "l1-norm.sh: no paper variant for $1" >&2; exit 2 ;;
-  esac
-}
-
-for seed in $(seq 1 "$seeds"); do
-  for arch in $archs; do
-    root=$runs/$dataset/l1-norm/$arch
-    base=$root/baseline/seed$seed
-    run_step "$base" python $M/main.py --arch "$arch" "${cfg[@]}" --seed "$seed" --epochs "$epochs" "${common[@]}"
-    for v in $(variants_of "$arch"); do
-      tag=$v-seed$seed
-      prune_step "$root/pruned/$tag" python $M/prune.py --checkpoint "$base/checkpoint.pt" --variant "$v" \
-        --data-dir "$data_dir" "${test_subset[@]}"
-      retrain_arms "$M" "$root" "$tag"
-    done
-  done
-done
-
-report l1-norm
+exec python -m common.sweep l1-norm --tree cifar "$@"

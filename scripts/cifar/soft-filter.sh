@@ -9,41 +9,9 @@
 # Per seed and arch: baseline (--rate 0) -> SFP training at each rate P (the paper's 0.1, 0.2,
 # 0.3, and 0.4 for ResNet-56) -> remove the removable zero filters -> [fine-tune, if
 # --ft-epochs > 0; SFP itself has no fine-tuning] -> Scratch-E -> Scratch-B (200 x FLOPs ratio).
+#
+# Runs through the table runner (common/sweep.py): a step already done is skipped, an interrupted
+# one resumed, one whose flags changed runs in a new folder; --jobs N runs N steps at once.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-source scripts/lib.sh
-
-dataset=cifar10; archs="resnet20 resnet32 resnet56 resnet110"; seeds=5; epochs=200; ft_epochs=0
-rates=""; subset=(); test_subset=(); runs=runs; data_dir=data; extra=()
-method_flag() {
-  case $1 in
-    --rates) rates=$2 ;;
-    *) return 1 ;;
-  esac
-}
-parse_table_flags "$@"
-
-M=cifar/soft-filter
-rates_of() {
-  if [[ -n $rates ]]; then echo "$rates"; return; fi
-  case $1 in
-    resnet56) echo "0.1 0.2 0.3 0.4" ;;
-    *) echo "0.1 0.2 0.3" ;;
-  esac
-}
-
-for seed in $(seq 1 "$seeds"); do
-  for arch in $archs; do
-    root=$runs/$dataset/soft-filter/$arch
-    run_step "$root/baseline/seed$seed" python $M/main.py --arch "$arch" --rate 0 --seed "$seed" \
-      --epochs "$epochs" "${common[@]}"
-    for r in $(rates_of "$arch"); do
-      tag=r$r-seed$seed
-      run_step "$root/sfp/$tag" python $M/main.py --arch "$arch" --rate "$r" --seed "$seed" --epochs "$epochs" "${common[@]}"
-      prune_step "$root/pruned/$tag" python $M/prune.py --checkpoint "$root/sfp/$tag/checkpoint.pt" --data-dir "$data_dir" "${test_subset[@]}"
-      retrain_arms "$M" "$root" "$tag"
-    done
-  done
-done
-
-report soft-filter
+exec python -m common.sweep soft-filter --tree cifar "$@"

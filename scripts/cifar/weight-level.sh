@@ -11,33 +11,9 @@
 # Per seed and arch: baseline -> prune at every --percents ratio (one global threshold over all
 # conv weights) -> fine-tune -> Scratch-E -> Scratch-B (epochs x dense FLOPs / non-zero FLOPs).
 # Finished steps are skipped, interrupted ones resumed.
+#
+# Runs through the table runner (common/sweep.py): a step already done is skipped, an interrupted
+# one resumed, one whose flags changed runs in a new folder; --jobs N runs N steps at once.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-source scripts/lib.sh
-
-dataset=cifar10; archs="vgg19 preresnet110 densenet_bc100"; percents="0.3 0.8"; seeds=5; epochs=160
-ft_epochs=40; subset=(); test_subset=(); cfg=(); runs=runs; data_dir=data; extra=()
-method_flag() {
-  case $1 in
-    --percents) percents=$2 ;;
-    *) return 1 ;;
-  esac
-}
-parse_table_flags "$@"
-
-M=cifar/weight-level
-for seed in $(seq 1 "$seeds"); do
-  for arch in $archs; do
-    root=$runs/$dataset/weight-level/$arch
-    base=$root/baseline/seed$seed
-    run_step "$base" python $M/main.py --arch "$arch" "${cfg[@]}" --seed "$seed" --epochs "$epochs" "${common[@]}"
-    for p in $percents; do
-      tag=p$(python -c "print(f'{float(\"$p\"):g}')")-seed$seed
-      prune_step "$root/pruned/$tag" python $M/prune.py --checkpoint "$base/checkpoint.pt" --percent "$p" \
-        --data-dir "$data_dir" "${test_subset[@]}"
-      retrain_arms "$M" "$root" "$tag"
-    done
-  done
-done
-
-report weight-level --columns sparsity
+exec python -m common.sweep weight-level --tree cifar "$@"

@@ -1,0 +1,88 @@
+"""ThiNet (Luo, Wu, Lin, ICCV 2017): the declaration. The algorithm is ``common/pruning/thinet.py``."""
+
+import argparse
+import time
+
+from common.cli import non_negative_int, positive_float, positive_int
+from common.engine import TrainConfig, train_steps
+from common.methods.base import Method, Pruned, Pruning, Table
+from common.pruning.thinet import thinet_plan, thinet_prune
+
+
+def rates(text):
+    """One compression rate, or one per pruned layer (comma-separated), each in (0, 1)."""
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected numbers in (0, 1), got {text!r}") from None
+    bad = [v for v in values if not 0.0 < v < 1.0]
+    if bad:
+        raise argparse.ArgumentTypeError(f"the fraction of channels kept must lie in (0, 1), got {bad[0]:g}")
+    return values
+
+
+def prune_flags(p):
+    p.add_argument("--r", type=rates, default=[0.5],
+                   help="compression rate r = fraction of channels kept, in (0, 1): one value for every pruned "
+                        "layer or one per layer, comma-separated (default 0.5: ThiNet-Conv / ThiNet-50)")
+    p.add_argument("--layers", choices=("paper", "all"), default="paper",
+                   help="paper: VGG convs outside the last stage (VGG-16: conv1_1..conv4_3), ResNet inner convs; "
+                        "all: every VGG conv")
+    p.add_argument("--images", type=positive_int, default=1000,
+                   help="training images sampled, class-balanced (default 1000: 100 per CIFAR-10 class, "
+                        "the paper's 10 per class on CIFAR-100)")
+    p.add_argument("--locations", type=positive_int, default=None,
+                   help="random (filter, position) pairs per image and layer (default 10, as the paper)")
+    p.add_argument("--finetune-iters", type=non_negative_int, default=0,
+                   help="SGD steps after each pruned layer (paper: ~1 epoch; default 0 = none)")
+    p.add_argument("--finetune-lr", type=positive_float, default=1e-3, help="lr of those steps (paper 1e-3)")
+
+
+def rate(args):
+    return args.r[0] if len(args.r) == 1 else args.r
+
+
+def prune(args, model, ckpt, data):
+    t0 = time.perf_counter()
+    batches = data.sample(args.images)
+    # ThiNet's short fine-tune between layers (momentum 0.9, wd 5e-4, constant lr), on fresh batches each time
+    config = TrainConfig(epochs=1, lr=args.finetune_lr, weight_decay=5e-4, schedule="constant", progress=False)
+    losses = []
+
+    def finetune(m):
+        first_epoch = len(losses) * args.finetune_iters // len(data.train)
+        losses.append(train_steps(m, data.train, config, args.finetune_iters, first_epoch))
+        print(f"  fine-tuned {args.finetune_iters} steps at lr {args.finetune_lr:g}, mean loss {losses[-1]:.4f}")
+        return m
+
+    pruned, layers = thinet_prune(model, batches, r=rate(args), layers=args.layers, locations=args.locations,
+                                  seed=args.seed, finetune=finetune if args.finetune_iters else None)
+    return Pruned(pruned, {"layers": layers, "images": args.images, "locations": args.locations or "default",
+                           "finetune_iters": args.finetune_iters, "seconds": round(time.perf_counter() - t0, 2)})
+
+
+def table(t):
+    """ThiNet at each --rs rate, from the L1-norm baseline (the same CIFAR recipe, shared)."""
+    for seed in t.seeds:
+        for arch in t.archs:
+            base = t.train(arch, seed, method="l1-norm")
+            for r in t.opts.rs.split():
+                t.retrain(t.prune(base, f"r{r}", ["--r", r, "--images", t.opts.images,
+                                                  "--finetune-iters", t.opts.finetune_iters]))
+
+
+def table_flags(p):
+    p.add_argument("--rs", default="0.5", help="compression rates r, one variant each (paper: 0.5; 0.7 and 0.3 "
+                                               "are ThiNet-70 / -30)")
+    p.add_argument("--images", default="1000", help="sample images per pruning (default 1000)")
+    p.add_argument("--finetune-iters", default="0", help="SGD steps between layers (default 0)")
+
+
+METHOD = Method(
+    name="thinet", title="ThiNet: A Filter Level Pruning Method (Luo et al., ICCV 2017)",
+    pruning=Pruning(run=prune, flags=prune_flags, accepts=("l1-norm", "regression"),
+                    variant=lambda args, ckpt: ("r" + "-".join(f"{v:g}" for v in args.r)
+                                                + ("-all" if args.layers == "all" else "")),
+                    check=lambda args, model, size: thinet_plan(model, rate(args), args.layers, args.locations, size)),
+    table=Table(table, archs={"cifar": ["vgg16_mlp", "resnet56"]}, flags=table_flags),
+)

@@ -1,0 +1,249 @@
+"""Turn the ``result.json`` files under a runs folder into the paper's table.
+
+One row per (dataset, method, arch, variant); columns: the baseline, the pruned model
+before any training, fine-tuned, Scratch-E, Scratch-B (and any other arm a method
+writes), each as mean ± std of top-1 over seeds (n in brackets when n != the most common
+count), then parameters and FLOPs of the pruned model with the reduction against the
+baseline, then any ``--columns`` fields. The baseline of a row is the run its results were
+pruned from (followed through their ``source`` checkpoints) when those runs are found, else
+the arch's baselines of the same length, else every baseline of the arch. Usage::
+
+    python scripts/collect_results.py runs [--method l1-norm] [--dataset cifar10]
+                                           [--metric best|final] [--out table.md] [--csv table.csv]
+                                           [--columns sparsity,epochs_total]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+ARM_ORDER = ["baseline", "sparsity", "sfp", "sss", "pruned", "finetune", "scratch-E", "scratch-B",
+             "winning-ticket", "random-init"]
+ARM_TITLES = {"baseline": "Baseline", "pruned": "Pruned (no FT)", "finetune": "Fine-tuned",
+              "scratch-E": "Scratch-E", "scratch-B": "Scratch-B",
+              "sparsity": "Sparsity-trained", "sfp": "SFP-trained", "sss": "SSS-trained",
+              "winning-ticket": "Winning ticket", "random-init": "Random init"}
+
+
+def load_results(root: Path, method=None, dataset=None):
+    """Every run's result under ``root`` (of ``method`` and ``dataset`` if given)."""
+    return read_results(sorted(Path(root).rglob("result.json")), method, dataset)
+
+
+def read_results(paths, method=None, dataset=None):
+    """The results in the ``result.json`` files ``paths`` (of ``method`` and ``dataset`` if given)."""
+    rows = []
+    for path in paths:
+        try:
+            r = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as e:
+            print(f"warning: skipping {path}: {e}", file=sys.stderr)
+            continue
+        if not isinstance(r, dict) or "arm" not in r or "arch" not in r:
+            continue
+        if method and r.get("method") != method or dataset and r.get("dataset") != dataset:
+            continue
+        r["_path"] = str(path)
+        rows.append(r)
+    return rows
+
+
+def mean_std(values):
+    n = len(values)
+    m = sum(values) / n
+    s = math.sqrt(sum((v - m) ** 2 for v in values) / (n - 1)) if n > 1 else 0.0
+    return m, s, n
+
+
+def fmt_acc(values, usual_n):
+    if not values:
+        return "–"
+    m, s, n = mean_std(values)
+    text = f"{m:.2f} ± {s:.2f}" if n > 1 else f"{m:.2f}"
+    return text + (f" (n={n})" if n != usual_n else "")
+
+
+def fmt_count(value, base, unit):
+    scaled = f"{value / 1e6:.2f}M" if unit == "params" else f"{value / 1e6:.1f}M"
+    if not base:
+        return scaled
+    return f"{scaled} (↓{100 * (1 - value / base):.1f}%)"
+
+
+def source_baseline(r, by_dir, depth=0):
+    """The baseline result a run descends from, following ``source`` checkpoints through their run
+    folders (pruned -> fine-tuned -> pruned again ...); None if the chain leaves the runs found."""
+    src = r.get("source")
+    if not src or depth > 64:
+        return None
+    parent = by_dir.get(str(Path(src).resolve().parent))
+    if parent is None:
+        return None
+    if parent["arm"] == "baseline":
+        return parent
+    if parent.get("variant") is None:   # a method's own training run (e.g. sparsity training)
+        return None
+    return source_baseline(parent, by_dir, depth + 1)
+
+
+def fmt_value(values, name=""):
+    nums = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    if not nums:
+        return str(values[0]) if values else "–"
+    m = sum(nums) / len(nums)
+    if name.endswith("sparsity"):
+        return f"{100 * m:.1f}%"
+    return f"{int(m):,}" if float(m).is_integer() else f"{m:.4g}"
+
+
+def _baselines_of_pruned(pruned, key_acc):
+    """Baseline entries read off pruned runs (``top1_before``), for a method that prunes a baseline
+    trained under another method's folder (e.g. ThiNet and regression reuse the L1-norm baseline)."""
+    return [{key_acc: r["top1_before"], "params": r["base_params"], "flops": r["base_flops"]}
+            for r in pruned if r.get("top1_before") is not None and "base_params" in r]
+
+
+def arms_present(groups, per_arch):
+    """The arms to show, in the paper's order, then any other arm a method writes."""
+    present = set(a for g in groups.values() for a in g) | set(a for g in per_arch.values() for a in g)
+    return [a for a in ARM_ORDER if a == "baseline" or a in present] + sorted(present - set(ARM_ORDER))
+
+
+def table_rows(rows, metric="best"):
+    """The table's rows before formatting: ``(arms, [((dataset, method, arch, variant), {arm: [result]})])``.
+
+    Runs without a variant (the baseline, or a method's own training run such as slimming's
+    sparsity training) belong to the whole arch and appear in each of its rows. A row's
+    baseline is the runs it was pruned from when its ``source`` links lead there; for rows
+    without sources (trained from scratch) the arch's baselines of as many epochs if any, else
+    every baseline of the arch, else the ``top1_before`` its pruned runs recorded."""
+    key_acc = "best_top1" if metric == "best" else "final_top1"
+    per_arch = defaultdict(lambda: defaultdict(list))  # (dataset, method, arch) -> arm -> results
+    groups = defaultdict(lambda: defaultdict(list))   # (dataset, method, arch, variant) -> arm -> results
+    by_dir = {str(Path(r["_path"]).resolve().parent): r for r in rows if "_path" in r}
+    own_base = defaultdict(dict)      # row key -> {baseline path: baseline result} found via sources
+    for r in rows:
+        if r["arm"] == "baseline" or r.get("variant") is None:
+            per_arch[(r["dataset"], r["method"], r["arch"])][r["arm"]].append(r)
+        else:
+            key = (r["dataset"], r["method"], r["arch"], str(r["variant"]))
+            groups[key][r["arm"]].append(r)
+            base = source_baseline(r, by_dir)
+            if base is not None:
+                own_base[key][base["_path"]] = base
+    for key in per_arch:  # a baseline with no pruned run still gets a row
+        if not any(k[:3] == key for k in groups):
+            groups[(*key, "–")]
+    out = []
+    for key in sorted(groups):
+        arm_results = {**per_arch.get(key[:3], {}), **groups[key]}
+        candidates = per_arch.get(key[:3], {}).get("baseline", [])
+        row_epochs = {r.get("epochs") for rs in groups[key].values() for r in rs}
+        arm_results["baseline"] = (list(own_base[key].values())
+                                   or [b for b in candidates if b.get("epochs") in row_epochs] or candidates
+                                   or _baselines_of_pruned(groups[key].get("pruned", []), key_acc))
+        out.append((key, arm_results))
+    return arms_present(groups, per_arch), out
+
+
+def pruned_runs(arm_results, arms):
+    """The runs that describe a row's pruned model (for its params, FLOPs and sparsity)."""
+    return (arm_results.get("pruned") or arm_results.get("finetune") or arm_results.get("scratch-E")
+            or next((arm_results[a] for a in arms if a != "baseline" and arm_results.get(a)), None))
+
+
+def build_table(rows, metric="best", columns=()):
+    key_acc = "best_top1" if metric == "best" else "final_top1"
+    arms, row_list = table_rows(rows, metric)
+    runs_per_cell = defaultdict(int)
+    for r in rows:
+        variant = None if r["arm"] == "baseline" else r.get("variant")
+        runs_per_cell[(r["dataset"], r["method"], r["arch"], str(variant), r["arm"])] += 1
+    counts = list(runs_per_cell.values())
+    usual_n = max(set(counts), key=counts.count) if counts else 1
+
+    header = ["Dataset", "Model", "Variant"] + [ARM_TITLES.get(a, a) for a in arms] + ["Params", "FLOPs"]
+    header += [c.replace("_", " ").capitalize() for c in columns]
+    table = []
+    for (dataset, method, arch, variant), arm_results in row_list:
+        cells = [dataset, arch, variant]
+        for a in arms:
+            cells.append(fmt_acc([r[key_acc] for r in arm_results.get(a, [])], usual_n))
+        pruned = pruned_runs(arm_results, arms)
+        base = arm_results["baseline"]
+        ref = pruned[0] if pruned else (base[0] if base else None)
+        base_params = (pruned[0].get("base_params") if pruned else None) or (base[0]["params"] if base else None)
+        base_flops = (pruned[0].get("base_flops") if pruned else None) or (base[0]["flops"] if base else None)
+        if ref is not None:
+            cells += [fmt_count(ref["params"], base_params if pruned else None, "params"),
+                      fmt_count(ref["flops"], base_flops if pruned else None, "flops")]
+        else:
+            cells += ["–", "–"]
+        row_results = [r for a in arms if a != "baseline" for r in arm_results.get(a, [])]
+        for c in columns:
+            cells.append(fmt_value([r[c] for r in row_results if c in r], c))
+        table.append(cells)
+    return header, table
+
+
+def to_markdown(header, table):
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in table]
+    return "\n".join(lines)
+
+
+def results_parser(doc: str) -> argparse.ArgumentParser:
+    """The flags that choose which results a table or a plot shows."""
+    p = argparse.ArgumentParser(description=doc.splitlines()[0])
+    p.add_argument("runs", help="folder to search for result.json files")
+    p.add_argument("--method", default=None)
+    p.add_argument("--dataset", default=None)
+    p.add_argument("--metric", choices=("best", "final"), default="best",
+                   help="best = best test top-1 over epochs (the paper's number), final = last epoch")
+    return p
+
+
+def main(argv=None):
+    p = results_parser(__doc__)
+    p.add_argument("--out", default=None, help="also write the markdown table here")
+    p.add_argument("--csv", default=None, help="also write the table as CSV")
+    p.add_argument("--columns", default="",
+                   help="comma-separated result.json fields to add as columns (mean over the row's runs), "
+                        "e.g. sparsity,epochs_total")
+    args = p.parse_args(argv)
+    root = Path(args.runs)
+    if not root.is_dir():
+        print(f"error: {root} is not a folder", file=sys.stderr)
+        return 2
+    rows = load_results(root, args.method, args.dataset)
+    if not rows:
+        print(f"error: no result.json under {root}" + (f" for method {args.method}" if args.method else ""),
+              file=sys.stderr)
+        return 2
+    write_table(rows, args.metric, [c for c in args.columns.split(",") if c], root, args.out, args.csv)
+    return 0
+
+
+def write_table(rows, metric="best", columns=(), where="", out=None, csv_path=None):
+    """Print the table of ``rows`` (markdown), and write it to ``out`` / ``csv_path`` if given."""
+    header, table = build_table(rows, metric, columns)
+    md = to_markdown(header, table)
+    print(md)
+    print(f"\ntop-1 (%) = {metric} test accuracy, mean ± std over seeds; "
+          f"FLOPs = conv+linear multiply-accumulates; {len(rows)} runs" + (f" from {where}" if where else ""))
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(md + "\n")
+    if csv_path:
+        with open(csv_path, "w", newline="") as f:
+            csv.writer(f).writerows([header] + table)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

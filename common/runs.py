@@ -1,0 +1,194 @@
+"""Run folders: a run folder is the record of one run, owned by one process.
+
+Layout (the one place it is decided; entry points and the table runner both call
+:func:`run_folder`)::
+
+    <runs>/<dataset>/<method>/<arch>/<arm>/<tag>-<hash>/
+
+``tag`` is readable (``p0.4-seed1``, ``seed1``); ``hash`` is 8 hex digits of the *settings*: every
+flag that can change a result (lr, epochs, lambda, cfg, rates, the checkpoint it starts from, ...),
+i.e. all flags but those in :data:`NOT_SETTINGS`. Two settings never share a folder.
+
+A folder holds ``args.json`` (every resolved flag), and whatever the run writes (``checkpoint.pt``,
+``best.pt``, ``result.json``, TensorBoard events, ``pruned.pt``). :class:`RunFolder` claims it:
+
+  * one process at a time: an ``fcntl`` lock on ``.lock``; a second process is refused;
+  * ``--resume`` continues only a run of the same settings (refused naming the flags that differ);
+    without it, a folder that holds a run is refused;
+  * a run that fails before it wrote anything worth keeping (no checkpoint, no result) leaves
+    nothing behind.
+
+:func:`step_state` says what a folder holds: ``done``, ``resume`` or ``new`` (the skip/resume rule
+of the table runner and of the Lottery Ticket / IMP sequences).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+from common.checkpoint import jsonable, write_json
+from common.errors import UserError
+
+RUNS_ROOT = Path(os.environ.get("RUNS_DIR", "runs"))
+
+# Flags that never change a result: where things are, how they are shown, how fast they run.
+NOT_SETTINGS = frozenset({"save", "resume", "runs", "data_dir", "device", "no_progress", "compile",
+                          "test_batch_size", "jobs"})
+
+
+def settings_of(args) -> dict:
+    """The flags of ``args`` (a namespace or dict) that can change a result, JSON-able; a checkpoint
+    path is made absolute, so the same file named two ways is the same setting."""
+    flags = jsonable(args)
+    out = {}
+    for key, value in sorted(flags.items()):
+        if key in NOT_SETTINGS:
+            continue
+        if key == "checkpoint" and isinstance(value, str) and value:
+            value = str(Path(value).resolve())
+        out[key] = value
+    return out
+
+
+def argv_settings(argv) -> dict:
+    """``settings_of`` a command line given as a list of ``--flag [value ...]`` tokens."""
+    values, key = {}, None
+    for token in map(str, argv):
+        if token.startswith("--"):
+            key = token[2:].replace("-", "_")
+            values[key] = []
+        elif key is not None:
+            values[key].append(token)
+    return settings_of({k: True if not v else v[0] if len(v) == 1 else v for k, v in values.items()})
+
+
+def settings_hash(settings: dict) -> str:
+    text = json.dumps(settings, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+def run_folder(root, dataset: str, method: str, arch: str, arm: str, tag: str, settings: dict) -> Path:
+    """``<root>/<dataset>/<method>/<arch>/<arm>/<tag>-<hash of settings>``."""
+    return Path(root) / dataset / method / arch / arm / f"{tag}-{settings_hash(settings)}"
+
+
+def step_state(folder, done: str = "result.json", partial: str = "checkpoint.pt") -> str:
+    """``done`` (``done`` exists), ``resume`` (only ``partial`` does) or ``new``."""
+    folder = Path(folder)
+    if (folder / done).is_file():
+        return "done"
+    return "resume" if partial and (folder / partial).is_file() else "new"
+
+
+def differing(recorded: dict, current: dict) -> list[str]:
+    """The flags (as ``--name``) whose values differ between two settings."""
+    keys = sorted(set(recorded) | set(current))
+    return ["--" + k.replace("_", "-") for k in keys if recorded.get(k) != current.get(k)]
+
+
+def checked_save(text) -> Path | None:
+    """``--save`` as a path (None when not given); an empty value is a mistake, not the default."""
+    if text is None:
+        return None
+    if not str(text).strip():
+        raise UserError("--save is empty; give a folder, or leave --save out for the default")
+    return Path(text)
+
+
+class RunFolder:
+    """Claim ``path`` for this process (see the module docstring); a context manager.
+
+    args:    the resolved flags (written to ``args.json``; their settings are the folder's identity)
+    resume:  continue the run the folder holds (True), start one (False), or either (None: a sequence,
+             which continues whatever it finds of itself)
+    holds:   the file whose presence means the folder holds a run (``checkpoint.pt`` for training,
+             ``result.json`` for a pruned model)
+    """
+
+    def __init__(self, path, args, *, resume: bool = False, holds: str = "checkpoint.pt"):
+        self.path, self.args, self.resume, self.holds = Path(path), args, resume, holds
+        self._fd, self._created, self._before = None, False, set()
+
+    def __enter__(self) -> RunFolder:
+        path = self.path
+        for parent in [path, *path.parents]:
+            if parent.exists() and not parent.is_dir():
+                where = "is a file" if parent == path else f"lies under the file {parent}"
+                raise UserError(f"run folder {path} {where}; choose another --save")
+        self._created = not path.exists()
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise UserError(f"cannot create run folder {path}: {e.strerror}") from None
+        self._before = set(path.iterdir())
+        try:
+            self._lock()
+            self._check()
+        except BaseException:
+            self._clean()
+            raise
+        if not self.resume:
+            write_json(path / "args.json", self.args)      # (a sequence rewrites the same settings)
+        return self
+
+    def _lock(self):
+        self._fd = os.open(self.path / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self._fd)
+            self._fd = None
+            raise UserError(f"{self.path} is in use by another process; wait for it to finish or choose "
+                            f"another --save") from None
+
+    def _check(self):
+        path, current = self.path, settings_of(self.args)
+        recorded = None
+        if (path / "args.json").is_file():
+            try:
+                recorded = settings_of(json.loads((path / "args.json").read_text()))
+            except (OSError, ValueError):
+                recorded = None
+        holds = (path / self.holds).is_file()
+        if self.resume is None:
+            if recorded is not None and recorded != current:
+                raise UserError(f"{path} holds a sequence with other settings "
+                                f"({', '.join(differing(recorded, current))} differ); choose another --save")
+        elif self.resume:
+            if not holds:
+                raise UserError(f"nothing to resume: {path / self.holds} does not exist")
+            if recorded is not None and recorded != current:
+                raise UserError(f"cannot resume {path}: it holds a run with other settings "
+                                f"({', '.join(differing(recorded, current))} differ)")
+        elif holds:
+            raise UserError(f"{path} already holds a run; continue it with --resume or choose another --save")
+        elif recorded is not None and recorded != current:
+            raise UserError(f"{path} was started with other settings ({', '.join(differing(recorded, current))} "
+                            f"differ); choose another --save")
+
+    def worth_keeping(self) -> bool:
+        """Anything a later run continues from: a checkpoint, a pruned model, a result (a sequence's
+        sub-runs included)."""
+        return any(next(self.path.rglob(name), None) is not None
+                   for name in dict.fromkeys((self.holds, "result.json", "checkpoint.pt", "pruned.pt")))
+
+    def _clean(self):
+        """Remove what this claim created (the folder, or the entries added to an existing one)."""
+        if self._created:
+            shutil.rmtree(self.path, ignore_errors=True)
+            return
+        for entry in set(self.path.iterdir()) - self._before:
+            shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink(missing_ok=True)
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None and not self.worth_keeping():
+            self._clean()
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        return False
