@@ -23,7 +23,7 @@ import torch
 import torch.nn as nn
 
 from common import distributed
-from common.checkpoint import (code_revision, load_checkpoint, make_checkpoint, model_from_checkpoint,
+from common.checkpoint import (check_meta, code_revision, load_checkpoint, make_checkpoint, model_from_checkpoint,
                                save_checkpoint, write_json)
 from common.cli import (ArgumentParser, add_data_args, add_model_args, add_run_args, add_train_args, main_guard,
                         non_negative_int, parse_cfg, positive_int, recipe_doc, resolve_device, train_config)
@@ -264,10 +264,11 @@ def _prune(args, method, pr, ckpt, model, variant, save, info):
 # ----------------------------------------------------------------------------- fine-tune / scratch
 
 def _load_pruned(args, method, accepts):
-    ckpt = load_checkpoint(args.checkpoint, require_meta=("variant", "base_cfg"))
+    ckpt = load_checkpoint(args.checkpoint)
     _check_source(ckpt, args.checkpoint, method, accepts)
     if ckpt["arm"] != "pruned":
         raise UserError(f"{args.checkpoint} is a {ckpt['arm']} checkpoint; give the pruned.pt written by prune.py")
+    check_meta(ckpt, args.checkpoint, ("variant", "base_cfg"))
     args.dataset = _dataset_of(args, ckpt, args.checkpoint)
     if args.seed is None:
         args.seed = ckpt["meta"].get("seed", 1)

@@ -128,14 +128,19 @@ def load_checkpoint(path, expect_arch: str | None = None, expect_dataset: str | 
         if not isinstance(ckpt.get(key), kind) or isinstance(ckpt.get(key), bool):
             what = "lacks" if key not in ckpt else "has a malformed"
             raise UserError(f"{path} {what} {key!r}; it is not a complete checkpoint of this codebase")
-    for key in require_meta:
-        if key not in ckpt["meta"]:
-            raise UserError(f"{path} lacks meta[{key!r}]; give the pruned.pt written by prune.py")
+    check_meta(ckpt, path, require_meta)
     if expect_arch is not None and ckpt["arch"] != expect_arch:
         raise UserError(f"{path} holds a {ckpt['arch']} model, not {expect_arch}")
     if expect_dataset is not None and ckpt["dataset"] != expect_dataset:
         raise UserError(f"{path} was trained on {ckpt['dataset']}, not {expect_dataset}")
     return ckpt
+
+
+def check_meta(ckpt: dict, path, keys) -> None:
+    """One :class:`UserError` line unless ``ckpt["meta"]`` holds every one of ``keys``."""
+    for key in keys:
+        if key not in ckpt["meta"]:
+            raise UserError(f"{path} lacks meta[{key!r}]; give the pruned.pt written by prune.py")
 
 
 def model_from_checkpoint(ckpt: dict, load_weights: bool = True):

@@ -131,6 +131,7 @@ class RunFolder:
             self._check()
         except BaseException:
             self._clean()
+            self._unlock()
             raise
         if not self.resume:
             write_json(path / "args.json", self.args)      # (a sequence rewrites the same settings)
@@ -188,7 +189,10 @@ class RunFolder:
     def __exit__(self, exc_type, exc, tb):
         if exc_type is not None and not self.worth_keeping():
             self._clean()
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        self._unlock()
         return False
+
+    def _unlock(self):
+        if self._fd is not None:
+            os.close(self._fd)      # releases the lock
+            self._fd = None

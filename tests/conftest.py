@@ -1,12 +1,9 @@
+"""Shared test settings. The tests import ``common`` as installed (``pip install -e .``); their
+helpers (``helpers.py``) sit next to this file."""
+
 import os
-import sys
-from pathlib import Path
 
 import torch
-
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # the checkout's own `common`, also from a second worktree
-    sys.path.insert(0, str(ROOT))
 
 # The tests train tiny models on tiny batches: one intra-op thread is as fast on an idle machine
 # and 5-10x faster on a busy one (OpenMP threads spinning against other processes). Subprocesses

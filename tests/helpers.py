@@ -76,7 +76,6 @@ def write_fashion(root: Path, n_train=64, n_test=32, seed=0, gz=True):
 def run_cli(*args, cwd=None, env=None, timeout=300):
     """Run ``python <args>`` from the repo root (or ``cwd``); no network, no tqdm bars."""
     full_env = dict(os.environ)
-    full_env["PYTHONPATH"] = str(ROOT) + os.pathsep + full_env.get("PYTHONPATH", "")
     # any download attempt fails fast instead of reaching the network
     full_env.update({"http_proxy": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9",
                      "HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9",

@@ -83,7 +83,7 @@ def run_entry(script: str, *args, cwd=None, in_process=False):
         finally:
             sys.argv = old_argv
         return subprocess.CompletedProcess(argv, code, out.getvalue(), err.getvalue())
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "RUNS_DIR": str(cwd or ROOT / "runs"), "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "RUNS_DIR": str(cwd or ROOT / "runs"), "OMP_NUM_THREADS": "1"}
     return subprocess.run([sys.executable, *argv], capture_output=True, text=True, env=env, cwd=cwd, timeout=300)
 
 

@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from tests.helpers import (FASHION_SKIP, HAVE_FASHION, assert_one_line_error, run_cli, run_entry,
+from helpers import (FASHION_SKIP, HAVE_FASHION, assert_one_line_error, run_cli, run_entry,
                            write_cifar10)
 
 M = "cifar/l1-norm"
@@ -72,11 +72,12 @@ def test_resume_of_a_finished_run_and_refusal_to_overwrite(pipeline, tmp_path):
     root, r = pipeline
     copy = tmp_path / "ft"
     shutil.copytree(root / "finetune", copy)
-    proc = run_entry(f"{M}/main_finetune.py", "--checkpoint", root / "pruned" / "pruned.pt", "--epochs", "1",
-                     "--dataset", "fashion-mnist", "--subset", "3000", "--save", copy)
-    assert_one_line_error(proc, "already holds a run", "--resume")
-    proc = run_entry(f"{M}/main_finetune.py", "--checkpoint", root / "pruned" / "pruned.pt", "--epochs", "1",
-                   "--dataset", "fashion-mnist", "--subset", "3000", "--save", copy, "--resume")
+    same = [f"{M}/main_finetune.py", "--checkpoint", root / "pruned" / "pruned.pt", "--epochs", "1",
+            "--dataset", "fashion-mnist", "--subset", "3000", "--test-subset", "2000", "--save", copy]
+    assert_one_line_error(run_entry(*same), "already holds a run", "--resume")
+    proc = run_entry(*same, "--epochs", "2", "--resume")
+    assert_one_line_error(proc, "cannot resume", "other settings (--epochs differ)")
+    proc = run_entry(*same, "--resume")
     assert proc.returncode == 0, proc.stderr
     assert json.loads((copy / "result.json").read_text())["best_top1"] == r["finetune"]["best_top1"]
 

@@ -12,7 +12,7 @@ from common.engine import (ConstantLR, CosineLR, Hook, StepLR, Trainer, TrainCon
                            make_lr_fn)
 from common.models import build_model
 
-from tests.helpers import KillAt
+from helpers import KillAt
 
 TINY_VGG = [8, "M", 8, "M", 16, 16, "M", 16, 16, "M", 16, 16]
 META = {"dataset": "cifar10", "method": "test", "arm": "baseline"}

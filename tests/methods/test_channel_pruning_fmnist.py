@@ -5,22 +5,20 @@ import os
 import runpy
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
+from helpers import ROOT
 
 from common.checkpoint import make_checkpoint, save_checkpoint
-from common.data import DeviceLoader, dataset_info, load_split
-from common.engine import Trainer, TrainConfig
+from common.data import DeviceLoader, balanced_sample, dataset_info, load_split
+from common.engine import TrainConfig, Trainer
 from common.models import build_model
 from common.pruning.l1norm import l1_prune
-from common.data import balanced_sample
 from common.pruning.layerwise import run_until
 from common.pruning.regression import regression_prune
 from common.pruning.thinet import thinet_prune
 
-ROOT = Path(__file__).resolve().parent.parent
 CFG = [8, 8, "M", 16, 16, "M", 32, 32, 32, "M", 64, 64, 64, "M", 64, 64, 64]
 HALVED = [4, 4, "M", 8, 8, "M", 16, 16, 16, "M", 32, 32, 32, "M", 64, 64, 64]
 
@@ -66,7 +64,7 @@ def test_reconstruction_beats_l1_norm_selection_at_the_same_width(trained, group
 
 
 def _run(script, *args, env_extra=None, code=None):
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-c", code, *args] if code else [sys.executable, str(ROOT / script), *args]
     return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)
 

@@ -14,7 +14,7 @@ from common.pruning import lottery
 from common.pruning.l1norm import l1_prune, plan_keep_counts
 from common.masks import apply_mask_, sparsity
 
-from tests.helpers import KillAt, synthetic_loaders
+from helpers import KillAt, synthetic_loaders
 
 TINY = [8, "M", 16, "M", 16, 16, "M", 32, 32, "M", 32, 32]
 

@@ -5,19 +5,18 @@ nothing written)."""
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
+from helpers import ROOT
 
 from common.checkpoint import make_checkpoint, save_checkpoint
 from common.data import DeviceLoader, dataset_info, load_split
-from common.engine import Trainer, TrainConfig
+from common.engine import TrainConfig, Trainer
 from common.flops import count_flops
 from common.models import build_model
 from common.pruning.magnitude import magnitude_prune
 
-ROOT = Path(__file__).resolve().parent.parent
 TINY = [8, "M", 16, "M", 16, 16, "M", 32, 32, "M", 32, 32]
 TINY_JSON = '[8, "M", 16, "M", 16, 16, "M", 32, 32, "M", 32, 32]'
 
@@ -34,7 +33,7 @@ needs_data = pytest.mark.skipif(not have_fashion_mnist(), reason="Fashion-MNIST 
 
 
 def run(args, cwd=ROOT, **env):
-    e = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", **env}
+    e = {**os.environ, "OMP_NUM_THREADS": "1", **env}
     return subprocess.run([sys.executable, *args], cwd=cwd, env=e, capture_output=True, text=True, timeout=300)
 
 
@@ -84,11 +83,11 @@ def test_half_sparse_network_keeps_accuracy_on_fashion_mnist(tmp_path):
 
 @needs_data
 def test_scratch_b_budget_uses_the_masked_models_nonzero_flops(tmp_path):
-    from common.arms import scratch_main
+    from common.arms import scratch
     model, mask = tiny_pruned_checkpoint(tmp_path / "pruned.pt", percent=0.5)
     dense_flops = count_flops(build_model("vgg11", 10, 1, TINY), (1, 32, 32))
     nonzero_flops = count_flops(model, (1, 32, 32), nonzero=True)
-    result = scratch_main("weight-level", epochs=160, argv=[
+    result = scratch("weight-level", epochs=160, lr=0.1, argv=[
         "--checkpoint", str(tmp_path / "pruned.pt"), "--budget", "B", "--epochs", "0", "--no-progress",
         "--save", str(tmp_path / "scratch")])
     assert result["flops_ratio"] == pytest.approx(dense_flops / nonzero_flops)
@@ -113,7 +112,7 @@ def test_percent_outside_range_is_one_line(tmp_path):
 ])
 def test_imp_bad_input_is_one_line(tmp_path, flags, needle):
     tiny_pruned_checkpoint(tmp_path / "x.pt")
-    p = run(["cifar/imp/main_imp.py", "--checkpoint", str(tmp_path / "x.pt"), "--runs", str(tmp_path / "runs"),
+    p = run(["cifar/imp/main_imp.py", "--checkpoint", str(tmp_path / "x.pt"), "--save", str(tmp_path / "runs"),
              *flags])
     assert_one_line_error(p, needle)
     assert not (tmp_path / "runs").exists()
@@ -130,6 +129,6 @@ def test_a_mask_that_does_not_match_the_model_is_one_line(tmp_path):
 @needs_data
 def test_lottery_rewind_beyond_the_run_is_one_line(tmp_path):
     p = run(["cifar/lottery-ticket/main.py", "--arch", "vgg11", "--cfg", TINY_JSON, "--dataset", "fashion-mnist",
-             "--subset", "64", "--epochs", "1", "--rewind-iters", "0", "500", "--runs", str(tmp_path / "runs")])
+             "--subset", "64", "--epochs", "1", "--rewind-iters", "0", "500", "--save", str(tmp_path / "runs")])
     assert_one_line_error(p, "--rewind-iters 500 is not before the end of the dense run", "= 1)")
     assert not (tmp_path / "runs").exists()

@@ -7,12 +7,12 @@ import math
 
 import pytest
 
-from tests.helpers import run_entry
+from helpers import run_entry
 
 pytest.importorskip("matplotlib")
 
-from scripts.collect_results import load_results  # noqa: E402
-from scripts.plot_results import plot_data  # noqa: E402
+from common.report import load_results  # noqa: E402
+from common.plots import plot_data  # noqa: E402
 
 CFG = [8, "M", 16]
 SMALL = [4, "M", 8]

@@ -13,7 +13,7 @@ from common.models import build_model
 from common.pruning import imp
 from common.masks import prunable_weights, sparsity
 
-from tests.helpers import synthetic_loaders
+from helpers import synthetic_loaders
 
 
 # a dense run of T = 4 epochs x I = 5 iterations: 0.1 for 2 epochs, 0.01 for 1, 0.001 for 1

@@ -6,7 +6,7 @@ import torch.nn.functional as F
 
 from common.data import DeviceLoader, dataset_info, load_split, make_loaders
 from common.errors import UserError
-from tests.helpers import (FASHION_SKIP, HAVE_FASHION, assert_one_line_error, idx_bytes, run_cli,
+from helpers import (FASHION_SKIP, HAVE_FASHION, assert_one_line_error, idx_bytes, run_cli,
                            write_cifar10, write_cifar100, write_fashion)
 
 

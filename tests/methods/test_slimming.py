@@ -181,9 +181,7 @@ def test_prune_entry_point_and_bad_input(tmp_path):
 
 
 def test_table_keeps_sparsity_runs_apart_from_baselines(tmp_path):
-    import sys
-    sys.path.insert(0, str(tmp_path.parent))
-    from scripts.collect_results import build_table
+    from common.report import build_table
 
     def r(arm, acc, variant=None):
         return {"dataset": "cifar10", "method": "slimming", "arch": "vgg19", "arm": arm, "variant": variant,

@@ -17,7 +17,7 @@ from common.data import DeviceLoader
 from common.engine import Trainer, TrainConfig, evaluate
 from common.errors import UserError
 from common.models import build_model
-from tests.helpers import ROOT, run_cli, write_fashion
+from helpers import ROOT, run_cli, write_fashion
 
 TINY = [8, "M", 16, "M", 16, 16, "M", 32, 32, "M", 32, 32]
 
@@ -94,7 +94,7 @@ def test_two_processes_train_one_model_and_write_once(tmp_path):
         assert torch.equal(b, r1["buffers"][n]), n
     # files written once, by rank 0: its weights, and the accuracy of exactly that model
     assert sorted(p.name for p in run_dir.iterdir() if not p.name.startswith("events")) == [
-        "args.json", "best.pt", "checkpoint.pt", "result.json"]
+        "best.pt", "checkpoint.pt", "result.json"]
     ckpt = load_checkpoint(run_dir / "checkpoint.pt")
     assert all(torch.equal(ckpt["state_dict"][n], p) for n, p in r0["params"].items())
     saved = json.loads((run_dir / "result.json").read_text())

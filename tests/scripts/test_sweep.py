@@ -1,0 +1,108 @@
+"""The table runner (common.sweep) behind scripts/cifar/<method>.sh: what a table expands into,
+skipping done steps and re-running changed ones, several steps at once, and its bad-flag errors."""
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+from helpers import FASHION_SKIP, HAVE_FASHION, ROOT, assert_one_line_error
+
+from common.methods import METHODS
+from common.sweep import Plan, parser
+
+TINY = '[8, "M", 16, "M", 16, 16, "M", 32, 32, "M", 32, 32]'
+
+
+def plan(method, *flags):
+    m = METHODS[method]
+    args = parser(m).parse_args(list(flags))
+    p = Plan(m, "cifar", args, ["--no-progress"])
+    m.table.build(p)
+    return list(p.steps.values())
+
+
+def table(script, *flags, cwd=ROOT):
+    return subprocess.run(["bash", f"scripts/cifar/{script}.sh", *flags], cwd=cwd, capture_output=True, text=True,
+                          timeout=600)
+
+
+@pytest.mark.parametrize("script", sorted(METHODS))
+def test_every_table_script_rejects_an_unknown_flag_before_running_anything(script, tmp_path):
+    proc = table(script, "--runs", str(tmp_path / "runs"), "--bogus", "1")
+    assert proc.returncode == 2 and proc.stderr.strip() == f"{script}.sh: error: unrecognized arguments: --bogus 1"
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("flags,message", [
+    (["--seeds", "abc"], "argument --seeds: expected an integer, got 'abc'"),
+    (["--archs", "vgg19"], "no paper variant of L1-norm pruning for vgg19"),
+    (["--cfg", "[1,"], "--cfg is not valid JSON"),
+])
+def test_bad_table_flags_are_one_line_and_write_nothing(tmp_path, flags, message):
+    proc = table("l1-norm", "--runs", str(tmp_path / "runs"), *flags)
+    assert_one_line_error(proc, message)
+    assert proc.returncode == 2 and not (tmp_path / "runs").exists()
+
+
+def test_slimming_table_prunes_the_sparsity_run_at_the_paper_percents():
+    steps = plan("slimming", "--dataset", "cifar100", "--archs", "vgg19 densenet40", "--seeds", "2")
+    names = [s.name for s in steps]
+    assert names[:7] == ["vgg19 seed1 baseline", "vgg19 seed1 sparsity", "vgg19 seed1 prune p0.5",
+                         "vgg19 seed1 finetune p0.5-seed1", "vgg19 seed1 scratch-E p0.5-seed1",
+                         "vgg19 seed1 scratch-B p0.5-seed1", "densenet40 seed1 baseline"]
+    assert len(steps) == 2 * ((2 + 4) + (2 + 2 * 4))      # per seed: vgg19 at one percent, densenet40 at two
+    prune = steps[2]
+    assert prune.needs == [steps[1]] and prune.argv[prune.argv.index("--checkpoint") + 1] == \
+        str(steps[1].folder / "checkpoint.pt")
+    assert "--sparsity" in steps[0].argv and steps[0].argv[steps[0].argv.index("--sparsity") + 1] == "0"
+    assert "--sparsity" not in steps[1].argv                # the paper's lambda, resolved by main.py
+    assert all(s.folder.parts[-2] == arm for s, arm in zip(steps, ["baseline", "sparsity", "pruned", "finetune",
+                                                                  "scratch-E", "scratch-B"]))
+
+
+def test_thinet_and_regression_share_the_l1_norm_baseline():
+    l1 = {s.folder for s in plan("l1-norm", "--archs", "resnet56", "--seeds", "1")}
+    for method in ("thinet", "regression"):
+        steps = plan(method, "--archs", "resnet56", "--seeds", "1")
+        assert steps[0].folder in l1 and steps[0].argv[0] == "cifar/l1-norm/main.py"
+        assert all(s.argv[0].startswith(f"cifar/{method}/") for s in steps[1:])
+
+
+def test_a_changed_flag_changes_the_step_folder_and_nothing_upstream():
+    a = plan("weight-level", "--archs", "vgg11", "--percents", "0.5", "--seeds", "1")
+    b = plan("weight-level", "--archs", "vgg11", "--percents", "0.6", "--seeds", "1")
+    c = plan("weight-level", "--archs", "vgg11", "--percents", "0.5", "--seeds", "1", "--epochs", "100")
+    assert a[0].folder == b[0].folder and a[1].folder != b[1].folder
+    assert all(x.folder != y.folder for x, y in zip(a, c))           # the baseline changed: everything did
+    assert a[0].folder.name.startswith("seed1-") and a[1].folder.name.startswith("p0.5-seed1-")
+
+
+def test_imp_table_rejects_a_retraining_budget_longer_than_the_dense_run(tmp_path):
+    proc = table("imp", "--runs", str(tmp_path / "runs"), "--epochs", "20", "--phases", "2", "--phase-epochs", "10")
+    assert_one_line_error(proc, "--phases x --phase-epochs must be below --epochs")
+
+
+@pytest.mark.skipif(not HAVE_FASHION, reason=FASHION_SKIP)
+def test_runner_skips_done_steps_reruns_changed_ones_and_runs_jobs_at_once(tmp_path):
+    flags = ["--dataset", "fashion-mnist", "--archs", "vgg11", "--cfg", TINY, "--seeds", "1", "--epochs", "1",
+             "--ft-epochs", "0", "--subset", "128", "--test-subset", "64", "--runs", str(tmp_path / "runs")]
+    first = table("weight-level", *flags, "--percents", "0.5", "--jobs", "2", "--", "--no-progress")
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.count("== run:") == 4 and "[job 2/2]" in first.stdout      # scratch-E and -B together
+    root = tmp_path / "runs" / "fashion-mnist" / "weight-level"
+    assert (root / "table.md").is_file() and (root / "plot.png").is_file()
+    assert len(list((root / "logs").glob("*.log"))) == 4
+
+    again = table("weight-level", *flags, "--percents", "0.5", "--", "--no-progress")
+    assert again.returncode == 0 and again.stdout.count("== skip (done)") == 4 and "== run:" not in again.stdout
+
+    changed = table("weight-level", *flags, "--percents", "0.6", "--", "--no-progress")
+    assert changed.returncode == 0, changed.stderr
+    assert changed.stdout.count("== skip (done)") == 1 and changed.stdout.count("== run:") == 3
+    pruned = sorted(p.name for p in (root / "vgg11" / "pruned").iterdir())
+    assert len(pruned) == 2 and pruned[0].startswith("p0.5-seed1-") and pruned[1].startswith("p0.6-seed1-")
+    rows = (root / "table.md").read_text().splitlines()
+    assert len(rows) == 3 and "| p0.6 |" in rows[2]              # the table shows this table's runs only
+    result = json.loads(next((root / "vgg11" / "scratch-B").glob("p0.6-*/result.json")).read_text())
+    assert result["variant"] == "p0.6" and result["sparsity"] > 0.55
