@@ -8,14 +8,10 @@ CIFAR-10) and the ratio every Scratch-B budget is computed from.
 ``nonzero=True`` counts only non-zero weights, for masked (unstructured) models: a conv
 then costs ``nnz(weight) * H_out * W_out`` and a linear ``nnz(weight)``.
 
-Command line::
-
-    python -m common.flops --dataset cifar10 --arch vgg16 [--cfg JSON | --checkpoint PATH] [--json]
+The command line is ``scripts/count_flops.py``.
 """
 
 from __future__ import annotations
-
-import json
 
 import torch
 import torch.nn as nn
@@ -67,54 +63,3 @@ def layer_flops(model: nn.Module, input_size=(3, 32, 32), nonzero: bool = False)
 def count_flops(model: nn.Module, input_size=(3, 32, 32), nonzero: bool = False) -> int:
     """Multiply-accumulates of Conv2d and Linear layers for one input of ``input_size`` (C, H, W)."""
     return int(sum(layer_flops(model, input_size, nonzero).values()))
-
-
-def model_input_size(dataset: str) -> tuple[int, int, int]:
-    from common.data import dataset_info
-    info = dataset_info(dataset)
-    return (info.in_channels, info.image_size, info.image_size)
-
-
-def main(argv=None):
-    from common.cli import ArgumentParser, main_guard, parse_cfg
-
-    parser = ArgumentParser(description="Count parameters and FLOPs (conv+linear MACs).")
-    parser.add_argument("--dataset", default="cifar10")
-    parser.add_argument("--arch", default=None, help="model name (see common.models.list_archs)")
-    parser.add_argument("--cfg", default=None, help="width config as a JSON list")
-    parser.add_argument("--checkpoint", default=None, help="count the model stored in this checkpoint")
-    parser.add_argument("--nonzero", action="store_true", help="count only non-zero weights")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-
-    def run(args):
-        from common.checkpoint import load_checkpoint, model_from_checkpoint
-        from common.data import dataset_info
-        from common.errors import UserError
-        from common.models import build_model
-
-        if args.checkpoint:
-            if args.cfg:
-                raise UserError("give --cfg or --checkpoint, not both")
-            ckpt = load_checkpoint(args.checkpoint, expect_arch=args.arch)
-            model = model_from_checkpoint(ckpt)
-            input_size = model_input_size(ckpt["dataset"])
-            nonzero = args.nonzero or ckpt.get("mask") is not None
-        else:
-            if not args.arch:
-                raise UserError("--arch is required without --checkpoint")
-            info = dataset_info(args.dataset)
-            model = build_model(args.arch, info.num_classes, info.in_channels, parse_cfg(args.cfg))
-            input_size = (info.in_channels, info.image_size, info.image_size)
-            nonzero = args.nonzero
-        params, flops = count_params(model, nonzero), count_flops(model, input_size, nonzero)
-        if args.json:
-            print(json.dumps({"arch": model.arch, "cfg": model.cfg, "params": params, "flops": flops}))
-        else:
-            print(f"{model.arch}: params {params:,} ({params / 1e6:.3f}M), "
-                  f"FLOPs {flops:,} ({flops / 1e6:.2f}M MACs)")
-
-    main_guard(run, parser, argv)
-
-
-if __name__ == "__main__":
-    main()

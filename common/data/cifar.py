@@ -22,9 +22,11 @@ batches on any device.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import os
 import pickle
 import socket
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -40,16 +42,75 @@ FASHION_MNIST_SYSTEM_DIR = "/usr/share/datasets/fashion-mnist"
 
 # --------------------------------------------------------------------------- readers
 
+# The official files' md5 sums (as torchvision checks them).
+OFFICIAL_MD5 = {
+    "data_batch_1": "c99cafc152244af753f735de768cd75f", "data_batch_2": "d4bba439e000b95fd0a9bffe97cbabec",
+    "data_batch_3": "54ebc095f3ab1f0389bbae665268c751", "data_batch_4": "634d18415352ddfa80567beed471001a",
+    "data_batch_5": "482c414d41f54cd18b22e5b47cb7c3cb", "test_batch": "40351d587109b95175f43aff81a1287e",
+    "train": "16019d7e3df5f24257cddd939b257f8d", "test": "f0ef6b0ae62326f3e7ffdfab6717acfc",
+}
+_warned: set = set()
+
+
+class _BatchUnpickler(pickle.Unpickler):
+    """Unpickles a CIFAR batch and nothing else: the only globals it resolves are the numpy
+    functions that rebuild an array. A file naming any other (``os.system``, ...) is refused
+    before anything runs."""
+
+    ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+               ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+               ("numpy", "ndarray"), ("numpy", "dtype")}
+
+    def find_class(self, module, name):
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"it names {module}.{name}, which a CIFAR batch never does")
+        if module == "numpy":
+            return getattr(np, name)
+        multiarray = np._core.multiarray if hasattr(np, "_core") else np.core.multiarray
+        return getattr(multiarray, name)
+
+
+def _md5(path: Path) -> str:
+    digest = hashlib.md5()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def _unpickle(path: Path) -> dict:
-    """A CIFAR batch dict with str keys (the official files are Python-2 pickles: bytes keys)."""
+    """A CIFAR batch dict with str keys (the official files are Python-2 pickles: bytes keys). A file
+    that is not the official one (md5) is still read, by the restricted unpickler, with a warning."""
+    if _md5(path) != OFFICIAL_MD5.get(path.name) and path.parent not in _warned:
+        _warned.add(path.parent)
+        sys.stderr.write(f"warning: {path} is not the official release (md5 differs); reading it with the "
+                         f"restricted unpickler\n")
     try:
         with open(path, "rb") as f:
-            batch = pickle.load(f, encoding="bytes")
-    except Exception as e:  # truncated or foreign file
-        raise UserError(f"cannot read CIFAR batch {path}: {e}") from None
+            batch = _BatchUnpickler(f, encoding="bytes").load()
+    except Exception as e:  # truncated, foreign or planted file
+        raise UserError(f"cannot read CIFAR batch {path}: {str(e).splitlines()[0] if str(e) else type(e).__name__}"
+                        ) from None
     if not isinstance(batch, dict):
         raise UserError(f"{path} is not a CIFAR batch file (no dict inside)")
     return {k.decode("latin1") if isinstance(k, bytes) else k: v for k, v in batch.items()}
+
+
+def _checked_batch(path: Path, batch: dict, label_key: str, classes: int):
+    """``(images [N, 3, 32, 32] uint8, labels [N] int64)`` of a batch, or one UserError line."""
+    data, labels = batch["data"], batch[label_key]
+    if not isinstance(data, np.ndarray) or data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or data.dtype != np.uint8:
+        what = f"{data.dtype} {data.shape}" if isinstance(data, np.ndarray) else type(data).__name__
+        raise UserError(f"{path}: data is {what}, expected uint8 (N, 3072): N images of 3x32x32")
+    try:
+        labels = np.asarray(labels, dtype=np.int64)
+    except (TypeError, ValueError):
+        raise UserError(f"{path}: labels are not integers") from None
+    if labels.shape != (data.shape[0],):
+        raise UserError(f"{path} holds {data.shape[0]} images but {labels.size} labels")
+    if labels.size and (labels.min() < 0 or labels.max() >= classes):
+        raise UserError(f"{path}: labels must lie in [0, {classes}), found {labels.min()}..{labels.max()}")
+    return data.reshape(-1, 3, 32, 32), labels
 
 
 def _read_cifar(root: Path, name: str, train: bool):
@@ -68,8 +129,9 @@ def _read_cifar(root: Path, name: str, train: bool):
         batch = _unpickle(f)
         if "data" not in batch or label_key not in batch:
             raise UserError(f"{f} is not a {name} batch file (no data/labels)")
-        images.append(np.asarray(batch["data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
-        labels.append(np.asarray(batch[label_key], dtype=np.int64))
+        x, y = _checked_batch(f, batch, label_key, DATASETS[name].num_classes)
+        images.append(x)
+        labels.append(y)
     return torch.from_numpy(np.concatenate(images)), torch.from_numpy(np.concatenate(labels))
 
 
@@ -116,6 +178,10 @@ def _read_fashion(root: Path, train: bool):
     labels = _read_idx(lbl_path, 2049)
     if len(images) != len(labels):
         raise UserError(f"{img_path} holds {len(images)} images but {lbl_path} {len(labels)} labels")
+    if images.ndim != 3 or images.shape[1:] != (28, 28):
+        raise UserError(f"{img_path} holds images of shape {images.shape[1:]}, expected 28x28")
+    if labels.ndim != 1 or (labels.size and labels.max() >= 10):
+        raise UserError(f"{lbl_path}: labels must be one number in [0, 10) per image")
     x = torch.from_numpy(images.copy()).unsqueeze(1)          # N,1,28,28
     x = F.pad(x, (2, 2, 2, 2))                                 # N,1,32,32, zero border
     return x, torch.from_numpy(labels.astype(np.int64))

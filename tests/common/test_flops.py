@@ -57,10 +57,10 @@ def test_l1norm_paper_flops(arch, variant, flops, reduction):
 
 
 def test_flops_command_json():
-    proc = run_cli("-m", "common.flops", "--dataset", "cifar10", "--arch", "resnet56", "--json")
+    proc = run_cli("scripts/count_flops.py", "--dataset", "cifar10", "--arch", "resnet56", "--json")
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert out["params"] == 853_018 and out["flops"] == 125_485_696
-    proc = run_cli("-m", "common.flops", "--dataset", "fashion-mnist", "--arch", "vgg11",
+    proc = run_cli("scripts/count_flops.py", "--dataset", "fashion-mnist", "--arch", "vgg11",
                    "--cfg", '[4, "M", 8, "M", 8, 8, "M", 8, 8, "M", 8, 8]', "--json")
     assert json.loads(proc.stdout)["flops"] == 110_592 // 3 + 73_728 + 73_728 + 18_432 + 4_608 + 80

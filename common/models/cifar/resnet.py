@@ -10,6 +10,10 @@ Sparse Structure Selection; its input is a ReLU output, so the final ReLU is a n
 Shortcut on a downsampling block: 2x2 average pool, then zero channels appended
 ("option A", parameter-free), as in the L1-norm code -- but computed on ``x`` itself, so
 gradients flow through it (the original detached it).
+
+``sfp_resnet{20,32,56,110}`` are the same networks with the shortcut of the Soft Filter Pruning
+code (He et al. 2018; D-X-Y's CifarResNet): a 1x1 average pool of stride 2 -- the top-left pixel of
+every 2x2 window -- then the zero channels.
 """
 
 from __future__ import annotations
@@ -25,8 +29,9 @@ STAGE_WIDTHS = (16, 32, 64)
 
 
 class BasicBlock(nn.Module):
-    def __init__(self, in_planes: int, mid_planes: int, planes: int, stride: int):
+    def __init__(self, in_planes: int, mid_planes: int, planes: int, stride: int, subsample: bool = False):
         super().__init__()
+        self.subsample = subsample
         self.has_branch = mid_planes > 0
         if self.has_branch:
             self.conv1 = nn.Conv2d(in_planes, mid_planes, 3, stride=stride, padding=1, bias=False)
@@ -37,8 +42,8 @@ class BasicBlock(nn.Module):
         self.pad_channels = planes - in_planes
 
     def shortcut(self, x):
-        if self.stride != 1:
-            x = F.avg_pool2d(x, self.stride)
+        if self.stride != 1:   # the window's mean, or (SFP's code) its top-left pixel
+            x = x[:, :, ::self.stride, ::self.stride] if self.subsample else F.avg_pool2d(x, self.stride)
         if self.pad_channels:
             x = F.pad(x, (0, 0, 0, 0, 0, self.pad_channels))
         return x
@@ -52,7 +57,7 @@ class BasicBlock(nn.Module):
 
 
 class CifarResNet(nn.Module):
-    def __init__(self, cfg, num_classes=10, in_channels=3):
+    def __init__(self, cfg, num_classes=10, in_channels=3, subsample_shortcut=False):
         super().__init__()
         n = len(cfg) // 3
         self.conv1 = nn.Conv2d(in_channels, STAGE_WIDTHS[0], 3, padding=1, bias=False)
@@ -62,7 +67,7 @@ class CifarResNet(nn.Module):
             blocks = []
             for b in range(n):
                 stride = 2 if (s > 0 and b == 0) else 1
-                blocks.append(BasicBlock(in_planes, cfg[k], planes, stride))
+                blocks.append(BasicBlock(in_planes, cfg[k], planes, stride, subsample_shortcut))
                 in_planes, k = planes, k + 1
             setattr(self, f"layer{s + 1}", nn.Sequential(*blocks))
         self.fc = nn.Linear(STAGE_WIDTHS[-1], num_classes)
@@ -91,20 +96,24 @@ class CifarResNet(nn.Module):
                 for i, blk in enumerate(self.block_names()) if self.cfg[i] > 0]
 
 
-def _register(depth: int):
+def _register(depth: int, prefix: str = "", subsample: bool = False):
     if (depth - 2) % 6:
         raise ValueError(depth)
     n = (depth - 2) // 6
     default = [w for w in STAGE_WIDTHS for _ in range(n)]
+    name = f"{prefix}resnet{depth}"
 
-    def validate(cfg, _d=depth, _n=n):
-        check_widths(f"resnet{_d}", cfg, expected_len=3 * _n, min_width=0)
+    def validate(cfg, _name=name, _n=n):
+        check_widths(_name, cfg, expected_len=3 * _n, min_width=0)
 
-    register_arch(f"resnet{depth}", "cifar",
-                  lambda cfg, num_classes, in_channels: CifarResNet(cfg, num_classes, in_channels),
+    shortcut = "1x1 average pool of stride 2 (SFP's code)" if subsample else "2x2 average pool"
+    register_arch(name, "cifar",
+                  lambda cfg, num_classes, in_channels: CifarResNet(cfg, num_classes, in_channels, subsample),
                   lambda _c=default: list(_c), validate,
-                  f"CIFAR ResNet-{depth} (basic blocks, option-A shortcut), cfg = {3 * n} inner widths")
+                  f"CIFAR ResNet-{depth} (basic blocks, option-A shortcut: {shortcut}), cfg = {3 * n} inner widths")
 
 
 for _depth in (20, 32, 44, 56, 110):
     _register(_depth)
+for _depth in (20, 32, 56, 110):
+    _register(_depth, "sfp_", subsample=True)
