@@ -4,8 +4,16 @@ phases (``common.sequences.imp``)."""
 
 from common.cli import fraction, positive_int
 from common.errors import UserError
-from common.methods.base import Method, Table, Training
-from common.pruning.imp import GMP, LRTrace
+from common.methods.base import Method, Pruned, Pruning, Table, Training
+from common.methods.weight_level import SPARSE_SCRATCH
+from common.pruning.imp import GMP, PRUNABLE, LRTrace
+from common.pruning.magnitude import magnitude_prune
+
+
+def prune(args, model, ckpt, data):
+    """One Shot pruning to --sparsity: one global magnitude threshold over the conv and linear weights."""
+    mask, report = magnitude_prune(model, args.sparsity, PRUNABLE, "global", mask=ckpt.get("mask"))
+    return Pruned(model, report, mask)
 
 
 def gmp_flags(p):
@@ -52,7 +60,11 @@ METHOD = Method(
                "gmp": Training(entry="main_gmp.py", flags=gmp_flags, arm="GMP",
                                hooks=lambda args, model: [GMP(args.sparsity, args.prune_every, args.epochs)],
                                variant=lambda args: f"S{args.sparsity:g}-T{args.epochs}-GMP")},
-    entry_points=("main.py", "main_imp.py", "main_gmp.py"),
+    pruning=Pruning(run=prune, variant=lambda args, ckpt: f"S{args.sparsity:g}",
+                    flags=lambda p: p.add_argument("--sparsity", type=fraction, required=True,
+                                                   help="goal sparsity S of the conv and linear weights, in [0, 1)")),
+    scratch=SPARSE_SCRATCH,
+    entry_points=("main.py", "prune.py", "main_finetune.py", "main_scratch.py", "main_imp.py", "main_gmp.py"),
     table=Table(table, archs={"cifar": ["resnet56"]}, flags=table_flags, seeds=1,
                 report={"metric": "final", "columns": ["sparsity", "epochs_total"]}),
 )

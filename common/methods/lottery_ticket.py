@@ -1,8 +1,40 @@
 """The Lottery Ticket comparison of Liu et al. (2019, Sec. 6) -- winning ticket vs random
 re-initialisation (Frankle & Carbin, ICLR 2019): the declaration. The algorithm is
-``common/pruning/lottery.py``; ``main.py`` runs one whole sequence (``common.sequences.lottery``)."""
+``common/pruning/lottery.py``; ``main.py`` runs one whole sequence (``common.sequences.lottery_sequence``):
+dense run, rounds of pruning, winning ticket and random re-init. ``prune.py``, ``main_finetune.py``
+and ``main_scratch.py`` are the single steps, on any trained model of the method."""
 
-from common.methods.base import Method, Table
+from common.cli import fraction
+from common.masks import apply_mask_, layer_report
+from common.methods.base import Method, Pruned, Pruning, Table
+from common.methods.weight_level import SPARSE_SCRATCH
+from common.pruning import lottery
+
+
+def prune_flags(p):
+    p.add_argument("--prune", choices=("magnitude", "l1"), default="magnitude",
+                   help="magnitude: remove --percent of the remaining conv weights by one global threshold (one "
+                        "round); l1: L1-norm filter pruning (Li et al.) of --variant, as a mask")
+    p.add_argument("--percent", type=fraction, default=0.2, help="fraction of the remaining weights pruned")
+    p.add_argument("--prune-linear", action="store_true", help="also prune linear weights (open_lth)")
+    p.add_argument("--variant", choices=("A", "B"), default="A", help="L1-norm configuration (--prune l1)")
+
+
+def prune(args, model, ckpt, data):
+    """One round of the comparison's pruning, on a trained (dense or already pruned) model."""
+    if args.prune == "magnitude":
+        kinds = ("conv", "linear") if args.prune_linear else ("conv",)
+        mask = lottery.next_round_mask(model, args.percent, ckpt.get("mask"), kinds)
+    else:
+        mask = lottery.l1_filter_mask(model, args.variant)
+    apply_mask_(model, mask)
+    return Pruned(model, layer_report(mask), mask)
+
+
+def variant(args, ckpt):
+    if args.prune == "l1":
+        return f"l1{args.variant}"
+    return f"p{args.percent:g}" + ("-fc" if args.prune_linear else "")
 
 
 def table(t):
@@ -30,6 +62,10 @@ def table_flags(p):
 
 METHOD = Method(
     name="lottery-ticket", title="The Lottery Ticket Hypothesis (Frankle & Carbin, ICLR 2019), as in Liu et al. Sec. 6",
-    trainings={}, entry_points=("main.py",),
+    trainings={},
+    pruning=Pruning(run=prune, flags=prune_flags, variant=variant, accepts=("l1-norm", "weight-level", "imp"),
+                    check=lambda args, model, size: lottery.l1_filter_mask(model, args.variant) if args.prune == "l1"
+                    else None),
+    scratch=SPARSE_SCRATCH,
     table=Table(table, archs={"cifar": ["vgg16"]}, flags=table_flags, report={"columns": ["sparsity"]}, seeds=1),
 )

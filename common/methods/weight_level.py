@@ -29,6 +29,12 @@ def reinit(args, model, mask):
         sparse_kaiming_init_(model, mask)
 
 
+# Scratch-E/B of a masked network: He init for the surviving connections (shared by every mask method)
+SPARSE_SCRATCH = Retraining(reinit=reinit, flags=lambda p: p.add_argument(
+    "--dense-init", action="store_true",
+    help="keep the arch's initialisation instead of rescaling it for the surviving weights"))
+
+
 def table(t):
     """Every --percents ratio of every model (one global threshold over the conv weights)."""
     for seed in t.seeds:
@@ -43,9 +49,7 @@ METHOD = Method(
     pruning=Pruning(run=prune, flags=prune_flags,
                     variant=lambda args, ckpt: (f"p{args.percent:g}" + ("-layer" if args.layerwise else "")
                                                 + ("-fc" if args.include_linear else ""))),
-    scratch=Retraining(reinit=reinit, flags=lambda p: p.add_argument(
-        "--dense-init", action="store_true",
-        help="keep the arch's initialisation instead of rescaling it for the surviving weights")),
+    scratch=SPARSE_SCRATCH,
     table=Table(table, archs={"cifar": ["vgg19", "preresnet110", "densenet_bc100"]}, report={"columns": ["sparsity"]},
                 flags=lambda p: p.add_argument("--percents", default="0.3 0.8", help="prune ratios (default 0.3 0.8)")),
 )

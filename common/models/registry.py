@@ -50,8 +50,8 @@ def check_kind(arch: str, kind: str, dataset: str) -> None:
     """One :class:`UserError` line unless ``arch`` is a model for datasets of ``kind``."""
     spec = arch_spec(arch)
     if spec.kind != kind:
-        raise UserError(f"{arch} is a {spec.kind} model and {dataset} a {kind} dataset; choose one of: "
-                        f"{', '.join(list_archs(kind)) or 'none registered yet'}")
+        raise UserError(f"{arch} is built for {spec.kind} datasets and {dataset} is a {kind} dataset; choose one "
+                        f"of: {', '.join(list_archs(kind)) or 'none registered yet'}")
 
 
 def arch_spec(arch: str) -> ArchSpec:

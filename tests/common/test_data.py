@@ -1,13 +1,22 @@
 """Data: the real on-disk formats, crop/flip really applied, seeded order, normalisation, errors."""
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import (
+    FASHION_SKIP,
+    HAVE_FASHION,
+    assert_one_line_error,
+    idx_bytes,
+    run_cli,
+    write_cifar10,
+    write_cifar100,
+    write_fashion,
+)
 
 from common.data import DeviceLoader, dataset_info, load_split, make_loaders
 from common.errors import UserError
-from helpers import (FASHION_SKIP, HAVE_FASHION, assert_one_line_error, idx_bytes, run_cli,
-                           write_cifar10, write_cifar100, write_fashion)
 
 
 @pytest.mark.parametrize("bytes_keys", [False, True])
@@ -127,3 +136,77 @@ def test_missing_dataset_without_network_is_one_line(tmp_path):
     proc = run_cli("cifar/l1-norm/main.py", "--dataset", "cifar100", "--data-dir", target, "--epochs", "1")
     assert_one_line_error(proc, "cifar100 not found in", "cifar-100-python.tar.gz", str(target))
     assert not target.exists()                   # the failed download left nothing behind
+
+
+# ----------------------------------------------------------------------------- hardening
+
+class _Planted:
+    """A pickled object that would create ``marker`` when unpickled."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        import os
+        return os.mkdir, (self.marker,)
+
+
+def _batch_file(path, **batch):
+    import pickle
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(pickle.dumps(batch))
+
+
+def test_a_planted_cifar_batch_runs_no_code(tmp_path):
+    write_cifar10(tmp_path, n_per_batch=4, n_test=4)
+    marker = tmp_path / "pwned"
+    _batch_file(tmp_path / "cifar-10-batches-py" / "data_batch_3", data=_Planted(marker), labels=[0])
+    with pytest.raises(UserError, match=r"data_batch_3: it names posix.mkdir, which a CIFAR batch never does"):
+        load_split("cifar10", tmp_path, train=True, download=False)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("batch,message", [
+    (dict(data=np.zeros((4, 100), np.uint8), labels=[0] * 4), r"data is uint8 \(4, 100\), expected uint8 \(N, 3072\)"),
+    (dict(data=np.zeros((4, 3072), np.uint8), labels=[0, 1, 2, 10]), r"labels must lie in \[0, 10\), found 0..10"),
+    (dict(data=np.zeros((4, 3072), np.uint8), labels=[0, 1, 2]), "holds 4 images but 3 labels"),
+    (dict(data=np.zeros((4, 3072), np.float32), labels=[0] * 4), "expected uint8"),
+])
+def test_a_malformed_cifar_batch_is_one_line(tmp_path, batch, message):
+    write_cifar10(tmp_path, n_per_batch=4, n_test=4)
+    _batch_file(tmp_path / "cifar-10-batches-py" / "test_batch", **batch)
+    with pytest.raises(UserError, match=message):
+        load_split("cifar10", tmp_path, train=False, download=False)
+
+
+def test_official_files_are_recognised_by_their_md5(tmp_path, capsys):
+    import common.data.cifar as cifar
+
+    write_cifar10(tmp_path, n_per_batch=4, n_test=4)
+    cifar._warned.clear()
+    load_split("cifar10", tmp_path, train=False, download=False)
+    assert "is not the official release (md5 differs)" in capsys.readouterr().err
+    f = tmp_path / "cifar-10-batches-py" / "test_batch"
+    cifar.OFFICIAL_MD5["test_batch"], old = cifar._md5(f), cifar.OFFICIAL_MD5["test_batch"]
+    try:
+        cifar._warned.clear()
+        load_split("cifar10", tmp_path, train=False, download=False)
+        assert capsys.readouterr().err == ""
+    finally:
+        cifar.OFFICIAL_MD5["test_batch"] = old
+
+
+def test_the_class_balanced_sample_is_the_chosen_images_with_the_test_transform(tmp_path):
+    from common.data import balanced_indices, balanced_sample
+
+    write_cifar10(tmp_path, n_per_batch=20, n_test=4)
+    info = dataset_info("cifar10")
+    batches = balanced_sample("cifar10", tmp_path, 30, 8, seed=0, device="cpu")
+    labels = load_split("cifar10", tmp_path, train=True, download=False)[1]
+    idx = balanced_indices(labels, 30, torch.Generator().manual_seed(0))
+    assert [len(b) for b in batches] == [8, 8, 8, 6]
+    images = load_split("cifar10", tmp_path, train=True, download=False)[0][idx]
+    mean, std = torch.tensor(info.mean).view(1, 3, 1, 1), torch.tensor(info.std).view(1, 3, 1, 1)
+    torch.testing.assert_close(torch.cat(batches), (images.float() / 255 - mean) / std)
+    counts = torch.bincount(labels[idx], minlength=10)
+    assert counts.max() - counts.min() <= 1 or counts.max() <= torch.bincount(labels, minlength=10).min() + 1

@@ -11,13 +11,13 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
+from helpers import ROOT, run_cli, write_fashion
 
 from common.checkpoint import load_checkpoint, model_from_checkpoint
 from common.data import DeviceLoader
-from common.engine import Trainer, TrainConfig, evaluate
+from common.engine import TrainConfig, Trainer, evaluate
 from common.errors import UserError
 from common.models import build_model
-from helpers import ROOT, run_cli, write_fashion
 
 TINY = [8, "M", 16, "M", 16, 16, "M", 32, 32, "M", 32, 32]
 

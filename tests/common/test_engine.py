@@ -5,14 +5,22 @@ import math
 
 import pytest
 import torch
+from helpers import KillAt
 
 from common.checkpoint import load_checkpoint
 from common.data import DeviceLoader
-from common.engine import (ConstantLR, CosineLR, Hook, StepLR, Trainer, TrainConfig, TrainingDiverged,
-                           make_lr_fn)
+from common.engine import (
+    ConstantLR,
+    CosineLR,
+    Hook,
+    StepLR,
+    TrainConfig,
+    Trainer,
+    TrainingDiverged,
+    make_lr_fn,
+)
+from common.flops import count_flops
 from common.models import build_model
-
-from helpers import KillAt
 
 TINY_VGG = [8, "M", 8, "M", 16, 16, "M", 16, 16, "M", 16, 16]
 META = {"dataset": "cifar10", "method": "test", "arm": "baseline"}
@@ -187,3 +195,67 @@ def test_channels_last_and_bf16_autocast_train_the_same_model(tmp_path):
     start = _model(1).state_dict()[first]
     cos = torch.nn.functional.cosine_similarity((amp[first] - start).flatten(), (plain[first] - start).flatten(), 0)
     assert cos > 0.9 and not torch.equal(amp[first], plain[first])
+
+
+def test_a_plain_dataloader_with_workers_feeds_the_engine():
+    """The loader contract (common.data): (x, y) batches, len, optional set_epoch -- a torch DataLoader
+    with worker processes trains exactly as the same batches from a list do."""
+    from torch.utils.data import DataLoader, Sampler, TensorDataset
+
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(64, 1, 32, 32, generator=g), torch.randint(0, 10, (64,), generator=g)
+
+    class EpochOrder(Sampler):
+        """A sampler whose order depends on the epoch the engine announces (like DistributedSampler)."""
+
+        def __init__(self):
+            self.epochs = []
+
+        def set_epoch(self, epoch):
+            self.epochs.append(epoch)
+
+        def __iter__(self):
+            return iter(torch.randperm(64, generator=torch.Generator().manual_seed(self.epochs[-1])).tolist())
+
+        def __len__(self):
+            return 64
+
+    class ListLoader:
+        """The same batches, precomputed: the smallest object the contract allows."""
+
+        def __init__(self):
+            self.epoch = 0
+
+        def set_epoch(self, epoch):
+            self.epoch = epoch
+
+        def __iter__(self):
+            order = torch.randperm(64, generator=torch.Generator().manual_seed(self.epoch))
+            return iter([(x[order[i:i + 16]], y[order[i:i + 16]]) for i in range(0, 64, 16)])
+
+        def __len__(self):
+            return 4
+
+    def train(loader):
+        torch.manual_seed(0)
+        model = build_model("vgg11", 10, 1, TINY_VGG)
+        test = DataLoader(TensorDataset(x[:32], y[:32]), batch_size=16)
+        result = Trainer(model, loader, test, TrainConfig(epochs=2, lr=0.05, progress=False), ".", meta={}).train_steps(8)
+        return model, result
+
+    sampler = EpochOrder()
+    streamed, loss = train(DataLoader(TensorDataset(x, y), batch_size=16, sampler=sampler, num_workers=2))
+    listed, listed_loss = train(ListLoader())
+    assert sampler.epochs == [0, 1] and loss == listed_loss
+    assert all(torch.equal(a, b) for a, b in zip(streamed.state_dict().values(), listed.state_dict().values()))
+
+
+def test_a_dataloader_fits_writes_results_with_the_given_input_size(tmp_path):
+    from torch.utils.data import DataLoader, TensorDataset
+
+    x, y = torch.randn(32, 1, 32, 32), torch.randint(0, 10, (32,))
+    loader = DataLoader(TensorDataset(x, y), batch_size=16, shuffle=True)
+    result = Trainer(build_model("vgg11", 10, 1, TINY_VGG), loader, loader, TrainConfig(epochs=1, lr=0.05, progress=False),
+                     tmp_path, {"dataset": "fashion-mnist", "method": "test", "arm": "baseline"},
+                     input_size=(1, 32, 32)).fit()
+    assert result["flops"] == count_flops(build_model("vgg11", 10, 1, TINY_VGG), (1, 32, 32))

@@ -5,11 +5,11 @@ import json
 import pytest
 import torch
 import torch.nn as nn
+from helpers import run_cli
 
 from common.flops import count_flops, count_params
 from common.models import build_model
 from common.pruning.l1norm import l1_prune, plan_keep_counts
-from helpers import run_cli
 
 
 def test_small_vgg_by_hand():

@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+import torch.nn as nn
 
 from common.errors import UserError
 from common.models import build_model, default_cfg, list_archs
@@ -107,3 +108,94 @@ def test_unknown_arch_lists_the_known_ones():
     with pytest.raises(UserError, match="unknown arch 'resnet57'.*resnet56"):
         build_model("resnet57", 10)
     assert {"vgg16", "vgg16_mlp", "vgg19", "resnet56", "resnet110"} <= set(list_archs())
+
+
+# ----------------------------------------------------------------------------- kinds and the protocol
+
+class _TinyImageNet(nn.Module):
+    def __init__(self, cfg, num_classes, in_channels):
+        super().__init__()
+        self.fc = nn.Linear(in_channels, num_classes)
+
+
+def test_arch_names_are_unique_across_kinds_and_a_wrong_kind_is_one_line():
+    from common.models import check_kind, register_arch
+
+    with pytest.raises(ValueError, match="registered twice"):
+        register_arch("vgg16", "imagenet", _TinyImageNet, lambda: [], lambda cfg: None)
+    if "test_imagenet_tiny" not in list_archs():
+        register_arch("test_imagenet_tiny", "imagenet", _TinyImageNet, lambda: [], lambda cfg: None)
+    assert "test_imagenet_tiny" in list_archs("imagenet") and "test_imagenet_tiny" not in list_archs("cifar")
+    with pytest.raises(UserError, match="test_imagenet_tiny is built for imagenet datasets and cifar10 is a cifar "
+                                        "dataset; choose one of: densenet40"):
+        check_kind("test_imagenet_tiny", "cifar", "cifar10")
+    check_kind("resnet56", "cifar", "fashion-mnist")
+
+
+def test_a_wrong_kind_arch_on_the_command_line_is_one_line(tmp_path):
+    from helpers import assert_one_line_error, run_entry
+
+    from common.models import register_arch
+    if "test_imagenet_tiny" not in list_archs():
+        register_arch("test_imagenet_tiny", "imagenet", _TinyImageNet, lambda: [], lambda cfg: None)
+    proc = run_entry("cifar/l1-norm/main.py", "--arch", "test_imagenet_tiny", "--save", tmp_path / "run")
+    assert_one_line_error(proc, "test_imagenet_tiny is built for imagenet datasets and cifar10 is a cifar dataset")
+    assert not (tmp_path / "run").exists()
+
+
+def test_every_registered_model_follows_the_protocol():
+    from common.models import PrunableModel
+
+    for arch in list_archs("cifar"):
+        model = build_model(arch, 10, 3)
+        assert isinstance(model, PrunableModel), arch
+        modules = dict(model.named_modules())
+        for g in model.channel_groups():
+            assert g.size == model.cfg[g.cfg_index] and all(c in modules for c in g.consumers), (arch, g)
+            assert (g.producer in modules) != (g.selection in modules), (arch, g)
+        for b in model.residual_branches():
+            assert callable(modules[b.block].shortcut) and b.last_conv in modules and b.end in modules
+
+
+class DepthwiseSeparable(nn.Module):
+    """conv -> BN -> ReLU -> depthwise 3x3 -> BN -> ReLU -> 1x1 conv -> pool -> fc; cfg = [width]."""
+
+    def __init__(self, cfg, num_classes=10, in_channels=3):
+        super().__init__()
+        w = cfg[0]
+        self.conv1, self.bn1 = nn.Conv2d(in_channels, w, 3, padding=1, bias=False), nn.BatchNorm2d(w)
+        self.dw, self.bn2 = nn.Conv2d(w, w, 3, padding=1, groups=w, bias=False), nn.BatchNorm2d(w)
+        self.pw = nn.Conv2d(w, 8, 1)
+        self.fc = nn.Linear(8, num_classes)
+
+    def forward(self, x):
+        x = torch.relu(self.bn1(self.conv1(x)))
+        x = torch.relu(self.bn2(self.dw(x)))
+        return self.fc(self.pw(x).mean((2, 3)))
+
+    def channel_groups(self):
+        from common.models import ChannelGroup
+        return [ChannelGroup("conv1", 0, self.cfg[0], "conv1", "bn1", ("pw",), depthwise=(("dw", "bn2"),))]
+
+    def residual_branches(self):
+        return []
+
+
+def test_surgery_passes_channels_through_a_depthwise_conv():
+    from common.models import register_arch
+    from common.pruning.surgery import prune_channels, zero_channels
+
+    if "test_dwsep" not in list_archs():
+        register_arch("test_dwsep", "test", lambda cfg, num_classes, in_channels: DepthwiseSeparable(
+            cfg, num_classes, in_channels), lambda: [12], lambda cfg: None)
+    torch.manual_seed(0)
+    model = build_model("test_dwsep", 10, 3)
+    for bn in (model.bn1, model.bn2):       # non-trivial statistics and shifts
+        bn.running_mean.uniform_(-1, 1), bn.running_var.uniform_(0.5, 2), bn.bias.data.uniform_(-1, 1)
+    model.eval()
+    keep = torch.tensor([0, 3, 4, 7, 11])
+    small = prune_channels(model, {"conv1": keep}).eval()
+    assert small.cfg == [5] and small.dw.groups == 5 and small.dw.weight.shape == (5, 1, 3, 3)
+    assert torch.equal(small.bn2.running_var, model.bn2.running_var[keep])
+    x = torch.randn(4, 3, 16, 16)
+    torch.testing.assert_close(small(x), zero_channels(model, {"conv1": keep})(x))

@@ -11,7 +11,6 @@ from common.models.cifar.densenet import densenet_widths
 from common.models.layers import ChannelSelection
 from common.pruning.surgery import prune_channels, zero_channels
 
-
 # ----------------------------------------------------------------------------- exact sizes
 
 def preresnet_params(n, classes, in_ch=3):

@@ -6,13 +6,12 @@ import json
 import math
 
 import pytest
-
 from helpers import run_entry
 
 pytest.importorskip("matplotlib")
 
-from common.report import load_results  # noqa: E402
 from common.plots import plot_data  # noqa: E402
+from common.report import load_results  # noqa: E402
 
 CFG = [8, "M", 16]
 SMALL = [4, "M", 8]

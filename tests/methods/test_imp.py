@@ -6,15 +6,13 @@ import math
 import pytest
 import torch
 import torch.nn as nn
-
-from common.engine import Trainer, TrainConfig
-from common.errors import UserError
-from common.models import build_model
-from common.pruning import imp
-from common.masks import prunable_weights, sparsity
-
 from helpers import synthetic_loaders
 
+from common.engine import TrainConfig, Trainer
+from common.errors import UserError
+from common.masks import prunable_weights, sparsity
+from common.models import build_model
+from common.pruning import imp
 
 # a dense run of T = 4 epochs x I = 5 iterations: 0.1 for 2 epochs, 0.01 for 1, 0.001 for 1
 TRACE = imp.DenseTrace([0.1] * 10 + [0.01] * 5 + [0.001] * 5, iters_per_epoch=5)

@@ -4,17 +4,16 @@ the physically pruned network computes, the random control differing from theta_
 
 import pytest
 import torch
+from helpers import KillAt, synthetic_loaders
 
 from common.checkpoint import load_checkpoint
-from common.engine import Hook, Trainer, TrainConfig
+from common.engine import Hook, TrainConfig, Trainer
 from common.errors import UserError
 from common.flops import count_flops
+from common.masks import apply_mask_, sparsity
 from common.models import build_model
 from common.pruning import lottery
 from common.pruning.l1norm import l1_prune, plan_keep_counts
-from common.masks import apply_mask_, sparsity
-
-from helpers import KillAt, synthetic_loaders
 
 TINY = [8, "M", 16, "M", 16, 16, "M", 32, 32, "M", 32, 32]
 

@@ -4,12 +4,11 @@ ends with the same weights as a sequence that was never interrupted."""
 
 import pytest
 import torch
+from helpers import KillAt, write_fashion
 
 from common import sequences
 from common.arms import train
 from common.checkpoint import load_checkpoint
-
-from helpers import KillAt, write_fashion
 
 TINY_JSON = '[8, "M", 16, "M", 16, 16, "M", 32, 32, "M", 32, 32]'
 

@@ -5,13 +5,19 @@ import json
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers_prune_during_training import (
+    assert_one_line_error,
+    random_loaders,
+    randomise_bn,
+    run_entry,
+    write_checkpoint,
+    write_fashion_idx,
+)
 
-from common.engine import Trainer, TrainConfig
+from common.engine import TrainConfig, Trainer
 from common.flops import count_flops
 from common.models import build_model
 from common.pruning.sss import SparseStructureHook, apg_step, remove_blocks, sss_prune
-from helpers_prune_during_training import (assert_one_line_error, randomise_bn, random_loaders, run_entry,
-                                           write_checkpoint, write_fashion_idx)
 
 
 def test_apg_step_by_hand():

@@ -5,12 +5,19 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from common.data import balanced_sample
 from common.errors import UserError
 from common.models import build_model
-from common.data import balanced_sample
 from common.pruning.layerwise import as_matrix, patches, run_until
-from common.pruning.thinet import (contribution_gram, greedy_removal, keep_count, plan_layers, sample_gram,
-                                   scale_least_squares, thinet_prune)
+from common.pruning.thinet import (
+    contribution_gram,
+    greedy_removal,
+    keep_count,
+    plan_layers,
+    sample_gram,
+    scale_least_squares,
+    thinet_prune,
+)
 
 TINY_VGG11 = [6, "M", 6, "M", 6, 6, "M", 6, 6, "M", 6, 6]
 
@@ -149,7 +156,7 @@ def test_thinet_on_a_resnet_prunes_only_inner_channels():
 
 def test_finetune_between_layers_trains_the_asked_steps_through_the_engine(tmp_path):
     from common.data import DeviceLoader
-    from common.engine import Trainer, TrainConfig
+    from common.engine import TrainConfig, Trainer
 
     torch.manual_seed(0)
     model = build_model("vgg11", 10, 1, TINY_VGG11).eval()

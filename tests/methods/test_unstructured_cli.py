@@ -132,3 +132,32 @@ def test_lottery_rewind_beyond_the_run_is_one_line(tmp_path):
              "--subset", "64", "--epochs", "1", "--rewind-iters", "0", "500", "--save", str(tmp_path / "runs")])
     assert_one_line_error(p, "--rewind-iters 500 is not before the end of the dense run", "= 1)")
     assert not (tmp_path / "runs").exists()
+
+
+@needs_data
+def test_imp_and_lottery_single_steps_ask_the_papers_question_of_their_masks(tmp_path):
+    """The four entry points of IMP and of the Lottery Ticket comparison outside their sequences: a
+    one-shot IMP mask (conv and linear weights) and one magnitude round (conv weights only), then
+    fine-tuning and Scratch-B of each."""
+    import json
+
+    from helpers import run_entry
+
+    data = ["--dataset", "fashion-mnist", "--subset", "256", "--test-subset", "128", "--no-progress"]
+    assert run_entry("cifar/imp/main.py", "--arch", "vgg11", "--cfg", TINY_JSON, "--epochs", "1", *data,
+                     "--save", tmp_path / "dense").returncode == 0
+    dense = tmp_path / "dense" / "checkpoint.pt"
+    for method, flags, goal in (("imp", ["--sparsity", "0.8"], 0.8), ("lottery-ticket", ["--percent", "0.3"], 0.3)):
+        proc = run_entry(f"cifar/{method}/prune.py", "--checkpoint", dense, *flags, "--test-subset", "128",
+                         "--save", tmp_path / method / "pruned")
+        assert proc.returncode == 0, proc.stderr
+        pruned = json.loads((tmp_path / method / "pruned" / "result.json").read_text())
+        assert pruned["report"]["sparsity"] == pytest.approx(goal, abs=1e-3)
+        has_fc = any(name.startswith("classifier") for name in pruned["report"]["layers"])
+        assert has_fc == (method == "imp")                 # IMP prunes linear weights too, the lottery round not
+        for entry, extra in (("main_finetune.py", []), ("main_scratch.py", ["--budget", "B"])):
+            proc = run_entry(f"cifar/{method}/{entry}", "--checkpoint", tmp_path / method / "pruned" / "pruned.pt",
+                             "--epochs", "1", *data, *extra, "--save", tmp_path / method / entry)
+            assert proc.returncode == 0, proc.stderr
+        scratch = json.loads((tmp_path / method / "main_scratch.py" / "result.json").read_text())
+        assert scratch["epochs"] == int(pruned["base_flops"] / pruned["flops"]) and scratch["sparsity"] > 0

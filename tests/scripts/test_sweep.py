@@ -3,7 +3,6 @@ skipping done steps and re-running changed ones, several steps at once, and its 
 
 import json
 import subprocess
-from pathlib import Path
 
 import pytest
 from helpers import FASHION_SKIP, HAVE_FASHION, ROOT, assert_one_line_error
