@@ -104,7 +104,8 @@ def plot_data(rows, metric="best", x="auto", arms=None):
             continue
         out[pkey] = {"x": kind,
                      "lines": {k[2]: sorted(v) for k, v in sorted(points.items())},   # by series, then arm
-                     "baselines": {" ".join(p for p in ("Baseline", s) if p): mean_std([b[key_acc] for b in bs.values()])
+                     "baselines": {" ".join(p for p in ("Baseline", s) if p):
+                                   mean_std([b[key_acc] for b in bs.values()])
                                    for s, bs in sorted(base_runs.items()) if bs}}
     return out
 

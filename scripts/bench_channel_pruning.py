@@ -53,7 +53,6 @@ def write_cifar10(root: Path, n_train: int, n_test: int, seed: int = 0):
 
 
 def write_baseline(path: Path):
-    sys.path.insert(0, str(ROOT))
     import torch
 
     from common.checkpoint import make_checkpoint, save_checkpoint

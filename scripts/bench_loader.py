@@ -22,7 +22,6 @@ import os
 import pickle
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -31,11 +30,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from common.data import dataset_info, make_loaders  # noqa: E402
-from common.engine import Hook, Trainer, TrainConfig  # noqa: E402
-from common.models import build_model  # noqa: E402
+from common.data import dataset_info, make_loaders
+from common.engine import Hook, TrainConfig, Trainer
+from common.models import build_model
 
 
 def write_fake_cifar10(root: Path, n_train=50_000, n_test=10_000, seed=0):

@@ -17,20 +17,16 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import torch
 
-import torch  # noqa: E402
-
-from common.data import DeviceLoader  # noqa: E402
-from common.engine import Trainer, TrainConfig  # noqa: E402
-from common.models import build_model  # noqa: E402
-from common.pruning.magnitude import magnitude_prune, prune_fraction_of_remaining  # noqa: E402
-from common.masks import MaskKeeper, prunable_weights  # noqa: E402
+from common.data import DeviceLoader
+from common.engine import TrainConfig, Trainer
+from common.masks import MaskKeeper, prunable_weights
+from common.models import build_model
+from common.pruning.magnitude import magnitude_prune, prune_fraction_of_remaining
 
 
 def sync(device):

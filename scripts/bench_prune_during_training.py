@@ -15,20 +15,16 @@ from __future__ import annotations
 import argparse
 import copy
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from common.models import build_model  # noqa: E402
-from common.pruning.sfp import SoftFilterPruningHook, remove_zero_filters, soft_prune_  # noqa: E402
-from common.pruning.slimming import SparsityHook, slimming_prune  # noqa: E402
-from common.pruning.sss import SparseStructureHook, sss_prune  # noqa: E402
+from common.models import build_model
+from common.pruning.sfp import SoftFilterPruningHook, remove_zero_filters, soft_prune_
+from common.pruning.slimming import SparsityHook, slimming_prune
+from common.pruning.sss import SparseStructureHook, sss_prune
 
 
 class _Trainer:  # what the hooks read from the engine's trainer

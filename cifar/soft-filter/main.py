@@ -9,5 +9,5 @@ x0.2 at epochs 60, 120, 160. Models: resnet20, resnet32, resnet56, resnet110.
 from common.arms import train
 
 if __name__ == "__main__":
-    train("soft-filter", arch="sfp_resnet56", epochs=200, lr=0.1, batch_size=128, weight_decay=5e-4, milestones=(0.3, 0.6, 0.8),
-          lr_decay=0.2, warmup_epochs=1, nesterov=True)
+    train("soft-filter", arch="sfp_resnet56", epochs=200, lr=0.1, batch_size=128, weight_decay=5e-4,
+          milestones=(0.3, 0.6, 0.8), lr_decay=0.2, warmup_epochs=1, nesterov=True)

@@ -48,7 +48,8 @@ def table(t):
                            ["--lr", lr, "--prune", "magnitude", "--rounds", t.opts.rounds, "--percent", t.opts.percent,
                             *rewind])
             for arch in t.opts.l1_archs.split():
-                t.sequence(arch, seed, "l1", f"lr{float(lr):g}", ["--lr", lr, "--prune", "l1", "--variant", "A", *rewind],
+                t.sequence(arch, seed, "l1", f"lr{float(lr):g}",
+                           ["--lr", lr, "--prune", "l1", "--variant", "A", *rewind],
                            cfg=False)
 
 

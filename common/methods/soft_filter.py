@@ -41,7 +41,8 @@ METHOD = Method(
         arm=lambda args: "sfp" if args.rate > 0 else "baseline",
         variant=lambda args: f"r{args.rate:g}" if args.rate > 0 else None)},
     pruning=Pruning(run=prune, resolve=resolve, variant=lambda args, ckpt: ckpt["meta"]["variant"]),
-    table=Table(table, archs={"cifar": ["sfp_resnet20", "sfp_resnet32", "sfp_resnet56", "sfp_resnet110"]}, epochs=200, ft_epochs=0,
+    table=Table(table, archs={"cifar": ["sfp_resnet20", "sfp_resnet32", "sfp_resnet56", "sfp_resnet110"]},
+                epochs=200, ft_epochs=0,
                 flags=lambda p: p.add_argument("--rates", default="", help="SFP rates P (default 0.1 0.2 0.3, "
                                                                             "and 0.4 for ResNet-56)")),
 )

@@ -58,7 +58,8 @@ METHOD = Method(
         else [],
         arm=lambda args: "sss" if args.gamma > 0 else "baseline",
         variant=lambda args: f"g{args.gamma:g}" if args.gamma > 0 else None)},
-    pruning=Pruning(run=prune, resolve=resolve, prepare=fold_scales, variant=lambda args, ckpt: ckpt["meta"]["variant"]),
+    pruning=Pruning(run=prune, resolve=resolve, prepare=fold_scales,
+                    variant=lambda args, ckpt: ckpt["meta"]["variant"]),
     table=Table(table, archs={"cifar": ["resnet56", "preresnet164"]},
                 flags=lambda p: p.add_argument("--gammas", default="", help="SSS penalties (default 0.02 0.05 0.1)")),
 )

@@ -16,8 +16,9 @@ be physically removed (its output channel and the matching input slice of the bl
 second conv go away; ``surgery.prune_channels``). Zero filters of the stem and of each
 block's second conv feed the residual stream, which every block of the stage shares, so
 they stay in the network as zeros, held there by a keep-mask saved in the pruned
-checkpoint, which the engine keeps applied in fine-tuning and from-scratch training. FLOPs are then counted on what that network
-computes: removed channels not at all, masked filters not as producers.
+checkpoint, which the engine keeps applied in fine-tuning and from-scratch training. FLOPs
+are then counted on what that network computes: removed channels not at all, masked filters
+not as producers.
 
 The removed network computes exactly what the SFP network computes with the removed
 channels' BN outputs set to zero. It differs from the SFP network as trained by the BN

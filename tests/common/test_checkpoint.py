@@ -3,12 +3,7 @@
 import pytest
 import torch
 
-from common.checkpoint import (
-    load_checkpoint,
-    make_checkpoint,
-    model_from_checkpoint,
-    save_checkpoint,
-)
+from common.checkpoint import load_checkpoint, make_checkpoint, model_from_checkpoint, save_checkpoint
 from common.errors import UserError
 from common.models import build_model
 

@@ -4,16 +4,8 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from helpers import (
-    FASHION_SKIP,
-    HAVE_FASHION,
-    assert_one_line_error,
-    idx_bytes,
-    run_cli,
-    write_cifar10,
-    write_cifar100,
-    write_fashion,
-)
+from helpers import (FASHION_SKIP, HAVE_FASHION, assert_one_line_error, idx_bytes, run_cli, write_cifar10,
+                     write_cifar100, write_fashion)
 
 from common.data import DeviceLoader, dataset_info, load_split, make_loaders
 from common.errors import UserError

@@ -9,16 +9,7 @@ from helpers import KillAt
 
 from common.checkpoint import load_checkpoint
 from common.data import DeviceLoader
-from common.engine import (
-    ConstantLR,
-    CosineLR,
-    Hook,
-    StepLR,
-    TrainConfig,
-    Trainer,
-    TrainingDiverged,
-    make_lr_fn,
-)
+from common.engine import ConstantLR, CosineLR, Hook, StepLR, TrainConfig, Trainer, TrainingDiverged, make_lr_fn
 from common.flops import count_flops
 from common.models import build_model
 
@@ -240,7 +231,8 @@ def test_a_plain_dataloader_with_workers_feeds_the_engine():
         torch.manual_seed(0)
         model = build_model("vgg11", 10, 1, TINY_VGG)
         test = DataLoader(TensorDataset(x[:32], y[:32]), batch_size=16)
-        result = Trainer(model, loader, test, TrainConfig(epochs=2, lr=0.05, progress=False), ".", meta={}).train_steps(8)
+        config = TrainConfig(epochs=2, lr=0.05, progress=False)
+        result = Trainer(model, loader, test, config, ".", meta={}).train_steps(8)
         return model, result
 
     sampler = EpochOrder()
@@ -255,7 +247,8 @@ def test_a_dataloader_fits_writes_results_with_the_given_input_size(tmp_path):
 
     x, y = torch.randn(32, 1, 32, 32), torch.randint(0, 10, (32,))
     loader = DataLoader(TensorDataset(x, y), batch_size=16, shuffle=True)
-    result = Trainer(build_model("vgg11", 10, 1, TINY_VGG), loader, loader, TrainConfig(epochs=1, lr=0.05, progress=False),
+    config = TrainConfig(epochs=1, lr=0.05, progress=False)
+    result = Trainer(build_model("vgg11", 10, 1, TINY_VGG), loader, loader, config,
                      tmp_path, {"dataset": "fashion-mnist", "method": "test", "arm": "baseline"},
                      input_size=(1, 32, 32)).fit()
     assert result["flops"] == count_flops(build_model("vgg11", 10, 1, TINY_VGG), (1, 32, 32))

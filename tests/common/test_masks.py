@@ -9,22 +9,11 @@ from common.data import DeviceLoader
 from common.engine import TrainConfig, Trainer
 from common.errors import UserError
 from common.flops import count_flops, count_params
-from common.masks import (
-    MaskKeeper,
-    apply_mask_,
-    check_mask,
-    kept_params,
-    prunable_weights,
-    sparse_kaiming_init_,
-    sparsity,
-)
+from common.masks import (MaskKeeper, apply_mask_, check_mask, kept_params, prunable_weights, sparse_kaiming_init_,
+                          sparsity)
 from common.models import build_model
-from common.pruning.magnitude import (
-    keep_all_but_smallest,
-    magnitude_prune,
-    prune_fraction_of_remaining,
-    prune_to_sparsity,
-)
+from common.pruning.magnitude import (keep_all_but_smallest, magnitude_prune, prune_fraction_of_remaining,
+                                      prune_to_sparsity)
 
 TINY = [8, "M", 16, "M", 16, 16, "M", 32, 32, "M", 32, 32]
 

@@ -5,15 +5,7 @@ import json
 
 import pytest
 import torch
-from helpers import (
-    ROOT,
-    KillAt,
-    assert_one_line_error,
-    run_cli,
-    run_entry,
-    synthetic_loaders,
-    write_fashion,
-)
+from helpers import ROOT, KillAt, assert_one_line_error, run_cli, run_entry, synthetic_loaders, write_fashion
 
 from common.checkpoint import load_checkpoint
 from common.engine import TrainConfig, Trainer

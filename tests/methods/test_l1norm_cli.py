@@ -5,14 +5,7 @@ import math
 import shutil
 
 import pytest
-from helpers import (
-    FASHION_SKIP,
-    HAVE_FASHION,
-    assert_one_line_error,
-    run_cli,
-    run_entry,
-    write_cifar10,
-)
+from helpers import FASHION_SKIP, HAVE_FASHION, assert_one_line_error, run_cli, run_entry, write_cifar10
 
 M = "cifar/l1-norm"
 TINY = '[8, 8, "M", 16, 16, "M", 16, 16, 16, "M", 32, 32, 32, "M", 32, 32, 32]'

@@ -6,14 +6,7 @@ import torch
 from common.errors import UserError
 from common.flops import count_flops
 from common.models import build_model
-from common.pruning.regression import (
-    lasso,
-    lasso_problem,
-    plan_widths,
-    reconstruct,
-    regression_prune,
-    select_channels,
-)
+from common.pruning.regression import lasso, lasso_problem, plan_widths, reconstruct, regression_prune, select_channels
 
 
 def _planted(scales, seed=0, rows=3000, support=(2, 5, 11, 17, 20), noise=1e-2):

@@ -5,26 +5,14 @@ import json
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from helpers_prune_during_training import (
-    assert_one_line_error,
-    random_loaders,
-    randomise_bn,
-    run_entry,
-    write_checkpoint,
-    write_fashion_idx,
-)
+from helpers_prune_during_training import (assert_one_line_error, random_loaders, randomise_bn, run_entry,
+                                           write_checkpoint, write_fashion_idx)
 
 from common.engine import TrainConfig, Trainer, make_lr_fn
 from common.flops import count_flops
 from common.masks import MaskKeeper
 from common.models import build_model
-from common.pruning.sfp import (
-    SoftFilterPruningHook,
-    filter_l2_norms,
-    remove_zero_filters,
-    sfp_layers,
-    soft_prune_,
-)
+from common.pruning.sfp import SoftFilterPruningHook, filter_l2_norms, remove_zero_filters, sfp_layers, soft_prune_
 from common.pruning.surgery import zero_channels
 
 

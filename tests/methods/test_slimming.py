@@ -6,23 +6,12 @@ import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from helpers_prune_during_training import (
-    TINY_VGG,
-    assert_one_line_error,
-    randomise_bn,
-    run_entry,
-    write_checkpoint,
-    write_fashion_idx,
-)
+from helpers_prune_during_training import (TINY_VGG, assert_one_line_error, randomise_bn, run_entry, write_checkpoint,
+                                           write_fashion_idx)
 
 from common.data import make_loaders
 from common.models import build_model
-from common.pruning.slimming import (
-    SparsityHook,
-    global_threshold,
-    slimming_keep,
-    slimming_prune,
-)
+from common.pruning.slimming import SparsityHook, global_threshold, slimming_keep, slimming_prune
 
 
 def _tiny_vgg(gammas):

@@ -5,14 +5,8 @@ import json
 import pytest
 import torch
 import torch.nn.functional as F
-from helpers_prune_during_training import (
-    assert_one_line_error,
-    random_loaders,
-    randomise_bn,
-    run_entry,
-    write_checkpoint,
-    write_fashion_idx,
-)
+from helpers_prune_during_training import (assert_one_line_error, random_loaders, randomise_bn, run_entry,
+                                           write_checkpoint, write_fashion_idx)
 
 from common.engine import TrainConfig, Trainer
 from common.flops import count_flops

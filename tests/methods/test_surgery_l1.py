@@ -7,12 +7,7 @@ import torch
 
 from common.errors import UserError
 from common.models import build_model
-from common.pruning.l1norm import (
-    filter_l1_norms,
-    keep_largest,
-    l1_prune,
-    plan_keep_counts,
-)
+from common.pruning.l1norm import filter_l1_norms, keep_largest, l1_prune, plan_keep_counts
 from common.pruning.surgery import prune_channels, zero_channels
 
 

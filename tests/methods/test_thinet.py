@@ -9,15 +9,8 @@ from common.data import balanced_sample
 from common.errors import UserError
 from common.models import build_model
 from common.pruning.layerwise import as_matrix, patches, run_until
-from common.pruning.thinet import (
-    contribution_gram,
-    greedy_removal,
-    keep_count,
-    plan_layers,
-    sample_gram,
-    scale_least_squares,
-    thinet_prune,
-)
+from common.pruning.thinet import (contribution_gram, greedy_removal, keep_count, plan_layers, sample_gram,
+                                   scale_least_squares, thinet_prune)
 
 TINY_VGG11 = [6, "M", 6, "M", 6, 6, "M", 6, 6, "M", 6, 6]
 
