@@ -4,7 +4,8 @@
 --rate P is the fraction of filters zeroed in every conv layer (default 0.3; the paper uses
 0.1 to 0.4). --rate 0 trains the plain baseline. Recipe of the SFP code: 200 epochs, batch
 128, Nesterov SGD momentum 0.9, weight decay 5e-4, lr 0.01 for the first epoch, then 0.1,
-x0.2 at epochs 60, 120, 160. Models: resnet20, resnet32, resnet56, resnet110.
+x0.2 at epochs 60, 120, 160. Models: sfp_resnet20/32/56/110, the SFP code's ResNets (downsampling shortcut:
+the top-left pixel of each 2x2 window); resnet20/32/56/110 have the L1-norm code's 2x2 average.
 """
 from common.arms import train
 

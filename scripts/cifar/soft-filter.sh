@@ -2,7 +2,7 @@
 # Reproduce the Soft Filter Pruning table of "Rethinking the Value of Network Pruning"
 # (baseline / SFP-trained / pruned / [fine-tuned] / Scratch-E / Scratch-B, mean ± std over seeds).
 #
-#   scripts/cifar/soft-filter.sh [--dataset cifar10] [--archs "resnet20 resnet32 resnet56 resnet110"]
+#   scripts/cifar/soft-filter.sh [--dataset cifar10] [--archs "sfp_resnet20 sfp_resnet32 sfp_resnet56 sfp_resnet110"]
 #                                [--seeds 5] [--epochs 200] [--rates "0.1 0.2 0.3"] [--ft-epochs 0]
 #                                [--subset N] [--test-subset N] [--runs runs] [--data-dir data] [-- extra training flags]
 #
