@@ -50,8 +50,9 @@ def check_kind(arch: str, kind: str, dataset: str) -> None:
     """One :class:`UserError` line unless ``arch`` is a model for datasets of ``kind``."""
     spec = arch_spec(arch)
     if spec.kind != kind:
-        raise UserError(f"{arch} is built for {spec.kind} datasets and {dataset} is a {kind} dataset; choose one "
-                        f"of: {', '.join(list_archs(kind)) or 'none registered yet'}")
+        article = "an" if kind[0] in "aeiou" else "a"
+        raise UserError(f"{arch} is built for {spec.kind} datasets and {dataset} is {article} {kind} dataset; choose "
+                        f"one of: {', '.join(list_archs(kind)) or 'none registered yet'}")
 
 
 def arch_spec(arch: str) -> ArchSpec:

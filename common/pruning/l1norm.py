@@ -6,9 +6,10 @@ BN channels and the matching input channels of the next layer (``surgery.prune_c
 
 Which layers and how many (the paper's Table 1 / 2 configurations, as the original code):
   * VGG-16-A:  conv1 and conv8..conv13 keep half their filters.
-  * ResNet-56-A/B, ResNet-110-A/B: only the first conv of each residual block is pruned,
-    at a per-stage ratio p, keeping ``int(C * (1 - p))`` filters; some layers (by conv id,
-    1 = stem, block b's first conv = 2b) are skipped as sensitive (Sec. 4.2, Fig. 2).
+  * ResNet-56-A/B, ResNet-110-A/B (CIFAR), ResNet-34-A/B (ImageNet): only the first conv of each
+    residual block is pruned, at a per-stage ratio p, keeping ``int(C * (1 - p))`` filters; some
+    layers (by conv id, 1 = stem, block b's first conv = 2b) are skipped as sensitive (Sec. 4.2,
+    Fig. 2).
 A uniform ``ratio`` over every prunable layer is also offered for other archs.
 """
 
@@ -26,6 +27,10 @@ RESNET_VARIANTS = {
     ("resnet56", "B"): ((0.6, 0.3, 0.1), {16, 18, 20, 34, 38, 54}),
     ("resnet110", "A"): ((0.5, 0.0, 0.0), {36}),
     ("resnet110", "B"): ((0.5, 0.4, 0.3), {36, 38, 74}),
+    # ImageNet ResNet-34 (1x1 convs not numbered; the original's prune.py): the first block of stages
+    # 1-3, the last of stages 2-3 and all of stage 4 are kept whole
+    ("resnet34", "A"): ((0.3, 0.3, 0.3, 0.0), {2, 8, 14, 16, 26, 28, 30, 32}),
+    ("resnet34", "B"): ((0.5, 0.6, 0.4, 0.0), {2, 8, 14, 16, 26, 28, 30, 32}),
 }
 # VGG-16-A: ratio 0.5 on these convs (1-based), i.e. 64->32 and 512->256 at full width
 VGG16_A_LAYERS = {1, 8, 9, 10, 11, 12, 13}

@@ -7,7 +7,9 @@ group slices, along the channel dimension,
   * the producer's weight (dim 0) and bias,
   * the BatchNorm's weight, bias, running mean and running variance,
   * each depthwise conv's weight (dim 0: one filter per channel) and bias, and its BatchNorm,
-  * each consumer's weight along its input dimension (dim 1 of a conv or linear weight),
+  * each consumer's weight along its input dimension (dim 1 of a conv or linear weight; a linear
+    layer that reads each channel as ``k`` flattened features, e.g. after VGG's 7x7 pool, loses the
+    ``k`` columns of each removed channel),
   * for a selection group (channels a ``ChannelSelection`` picks out of a wider BN output),
     the selection's ``index`` instead of a producer and BN, which keep their width,
 then rebuilds ``(arch, cfg')`` from the registry and loads the sliced state dict strictly,
@@ -23,29 +25,31 @@ from common.errors import UserError
 from common.models import build_model
 
 
-def _bn_slices(bn: str) -> list[tuple[str, int]]:
-    return [(f"{bn}.{k}", 0) for k in ("weight", "bias", "running_mean", "running_var")]
+def _bn_slices(bn: str) -> list[tuple[str, int, int]]:
+    return [(f"{bn}.{k}", 0, 1) for k in ("weight", "bias", "running_mean", "running_var")]
 
 
-def _slices(model: nn.Module, group) -> list[tuple[str, int]]:
+def _slices(model: nn.Module, group) -> list[tuple[str, int, int]]:
+    """``(state-dict key, dim, span)`` of every tensor the group's channels live in: channel ``c`` is
+    entries ``c*span .. c*span + span - 1`` along ``dim``."""
     modules = dict(model.named_modules())
     out = []
     if group.selection is not None:
-        out.append((f"{group.selection}.index", 0))
+        out.append((f"{group.selection}.index", 0, 1))
     else:
         producer = modules[group.producer]
-        out.append((f"{group.producer}.weight", 0))
+        out.append((f"{group.producer}.weight", 0, 1))
         if getattr(producer, "bias", None) is not None:
-            out.append((f"{group.producer}.bias", 0))
+            out.append((f"{group.producer}.bias", 0, 1))
         if group.bn is not None:
             out += _bn_slices(group.bn)
     for conv, bn in group.depthwise:
         m = modules[conv]
         if not (isinstance(m, nn.Conv2d) and m.groups == m.in_channels == m.out_channels == group.size):
             raise ValueError(f"{conv} is listed as depthwise in group {group.name} but is {m}")
-        out.append((f"{conv}.weight", 0))
+        out.append((f"{conv}.weight", 0, 1))
         if m.bias is not None:
-            out.append((f"{conv}.bias", 0))
+            out.append((f"{conv}.bias", 0, 1))
         if bn is not None:
             out += _bn_slices(bn)
     for name in group.consumers:
@@ -53,9 +57,12 @@ def _slices(model: nn.Module, group) -> list[tuple[str, int]]:
         if isinstance(m, nn.Conv2d) and m.groups != 1:
             raise NotImplementedError(f"consumer {name} is a grouped conv; list a depthwise conv in the "
                                       f"group's depthwise, not as a consumer")
-        if isinstance(m, nn.Linear) and m.in_features != group.size:
-            raise NotImplementedError(f"consumer {name} reads {m.in_features} features from {group.size} channels")
-        out.append((f"{name}.weight", 1))
+        span = 1
+        if isinstance(m, nn.Linear):
+            span, rest = divmod(m.in_features, group.size)
+            if rest:
+                raise NotImplementedError(f"consumer {name} reads {m.in_features} features from {group.size} channels")
+        out.append((f"{name}.weight", 1, span))
     return out
 
 
@@ -84,8 +91,9 @@ def prune_channels(model: nn.Module, keep: dict) -> nn.Module:
         group = groups[name]
         idx = _check_keep(group, idx)
         cfg[group.cfg_index] = int(idx.numel())
-        for key, dim in _slices(model, group):
-            state[key] = state[key].index_select(dim, idx)
+        for key, dim, span in _slices(model, group):
+            entries = idx if span == 1 else (idx[:, None] * span + torch.arange(span)).flatten()
+            state[key] = state[key].index_select(dim, entries)
     new = build_model(model.arch, model.num_classes, model.in_channels, cfg)
     new.load_state_dict(state, strict=True)
     return new.train(model.training)

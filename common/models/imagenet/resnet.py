@@ -1,0 +1,176 @@
+"""ResNet-18/34/50 for ImageNet (He et al. 2016) in torchvision's layout, built from a width cfg.
+
+cfg: the inner widths of every block, in order -- one per basic block (its conv1's output;
+ResNet-18: 8 entries, ResNet-34: 16), two per bottleneck (its conv1's and conv2's outputs;
+ResNet-50: 32). A block's output keeps the stage width (64/128/256/512, x4 in a bottleneck),
+so residual additions never change shape; the inner widths are what L1-norm, ThiNet and the
+regression method prune. Widths 0 mean the block has no residual branch (``y = relu(shortcut(x))``,
+a block removed by Sparse Structure Selection; a downsampling block keeps its 1x1 conv + BN).
+
+Stem 7x7/2 conv + BN + ReLU + 3x3/2 max-pool, stages of stride 1, 2, 2, 2 (a bottleneck strides
+in its 3x3 conv, as torchvision's v1.5), global average pool, Linear. State-dict keys are
+torchvision's: the full-width model loads ``torchvision.models.resnet50()``'s state dict strictly and
+computes the same logits. Init as torchvision: conv He normal (fan-out), BN 1 and 0.
+"""
+
+from __future__ import annotations
+
+import torch.nn as nn
+
+from common.errors import UserError
+from common.models.protocol import ChannelGroup, ResidualBranch
+from common.models.registry import check_widths, register_arch
+
+PLANES = (64, 128, 256, 512)
+DEPTHS = {18: ("basic", (2, 2, 2, 2)), 34: ("basic", (3, 4, 6, 3)), 50: ("bottleneck", (3, 4, 6, 3))}
+
+
+def _downsample(in_planes: int, out_planes: int, stride: int):
+    if stride == 1 and in_planes == out_planes:
+        return None
+    return nn.Sequential(nn.Conv2d(in_planes, out_planes, 1, stride=stride, bias=False), nn.BatchNorm2d(out_planes))
+
+
+class BasicBlock(nn.Module):
+    expansion = 1
+
+    def __init__(self, in_planes: int, widths, planes: int, stride: int):
+        super().__init__()
+        self.has_branch = widths[0] > 0
+        if self.has_branch:
+            self.conv1 = nn.Conv2d(in_planes, widths[0], 3, stride=stride, padding=1, bias=False)
+            self.bn1 = nn.BatchNorm2d(widths[0])
+            self.conv2 = nn.Conv2d(widths[0], planes, 3, padding=1, bias=False)
+            self.bn2 = nn.BatchNorm2d(planes)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = _downsample(in_planes, planes, stride)
+
+    def shortcut(self, x):
+        return x if self.downsample is None else self.downsample(x)
+
+    def forward(self, x):
+        identity = self.shortcut(x)
+        if not self.has_branch:
+            return self.relu(identity)
+        out = self.relu(self.bn1(self.conv1(x)))
+        return self.relu(self.bn2(self.conv2(out)) + identity)
+
+
+class Bottleneck(nn.Module):
+    expansion = 4
+
+    def __init__(self, in_planes: int, widths, planes: int, stride: int):
+        super().__init__()
+        out_planes = planes * self.expansion
+        self.has_branch = widths[0] > 0
+        if self.has_branch:
+            self.conv1 = nn.Conv2d(in_planes, widths[0], 1, bias=False)
+            self.bn1 = nn.BatchNorm2d(widths[0])
+            self.conv2 = nn.Conv2d(widths[0], widths[1], 3, stride=stride, padding=1, bias=False)
+            self.bn2 = nn.BatchNorm2d(widths[1])
+            self.conv3 = nn.Conv2d(widths[1], out_planes, 1, bias=False)
+            self.bn3 = nn.BatchNorm2d(out_planes)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = _downsample(in_planes, out_planes, stride)
+
+    def shortcut(self, x):
+        return x if self.downsample is None else self.downsample(x)
+
+    def forward(self, x):
+        identity = self.shortcut(x)
+        if not self.has_branch:
+            return self.relu(identity)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        return self.relu(self.bn3(self.conv3(out)) + identity)
+
+
+class ImageNetResNet(nn.Module):
+    def __init__(self, cfg, num_classes=1000, in_channels=3, depth=50):
+        super().__init__()
+        kind, blocks = DEPTHS[depth]
+        block = BasicBlock if kind == "basic" else Bottleneck
+        per = 1 if kind == "basic" else 2
+        self.per_block, self.blocks = per, blocks
+        self.conv1 = nn.Conv2d(in_channels, 64, 7, stride=2, padding=3, bias=False)
+        self.bn1 = nn.BatchNorm2d(64)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
+        in_planes, k = 64, 0
+        for s, (n, planes) in enumerate(zip(blocks, PLANES)):
+            layers = []
+            for b in range(n):
+                layers.append(block(in_planes, cfg[k:k + per], planes, 2 if s > 0 and b == 0 else 1))
+                in_planes, k = planes * block.expansion, k + per
+            setattr(self, f"layer{s + 1}", nn.Sequential(*layers))
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(in_planes, num_classes)
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+
+    def forward(self, x):
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return self.fc(self.avgpool(x).flatten(1))
+
+    def block_names(self) -> list[tuple[str, int, int]]:
+        """``(block, stage, first cfg index)`` of every block in order."""
+        out, k = [], 0
+        for s, n in enumerate(self.blocks):
+            for b in range(n):
+                out.append((f"layer{s + 1}.{b}", s, k))
+                k += self.per_block
+        return out
+
+    def residual_branches(self) -> list[ResidualBranch]:
+        last = "conv2" if self.per_block == 1 else "conv3"
+        end = "bn2" if self.per_block == 1 else "bn3"
+        return [ResidualBranch(blk, f"{blk}.{end}", tuple(range(k, k + self.per_block)), f"{blk}.{last}")
+                for blk, _, k in self.block_names() if self.cfg[k] > 0]
+
+    def channel_groups(self) -> list[ChannelGroup]:
+        """Per block: conv1's output (read by conv2), and in a bottleneck conv2's (read by conv3). The
+        stride sits in a basic block's conv1 and in a bottleneck's conv2 (stage 0 = layer1)."""
+        groups = []
+        for blk, s, k in self.block_names():
+            if self.cfg[k] == 0:
+                continue
+            first = s > 0 and blk.endswith(".0")
+            if self.per_block == 1:
+                groups.append(ChannelGroup(f"{blk}.conv1", k, self.cfg[k], f"{blk}.conv1", f"{blk}.bn1",
+                                           (f"{blk}.conv2",), stage=s))
+                continue
+            groups += [ChannelGroup(f"{blk}.conv1", k, self.cfg[k], f"{blk}.conv1", f"{blk}.bn1", (f"{blk}.conv2",),
+                                    stage=s - 1 if first else s),
+                       ChannelGroup(f"{blk}.conv2", k + 1, self.cfg[k + 1], f"{blk}.conv2", f"{blk}.bn2",
+                                    (f"{blk}.conv3",), stage=s)]
+        return groups
+
+
+def default_cfg_for(depth: int) -> list[int]:
+    kind, blocks = DEPTHS[depth]
+    per = 1 if kind == "basic" else 2
+    return [planes for n, planes in zip(blocks, PLANES) for _ in range(n) for _ in range(per)]
+
+
+def _validate(arch: str, cfg, depth: int):
+    kind, blocks = DEPTHS[depth]
+    per = 1 if kind == "basic" else 2
+    check_widths(arch, cfg, expected_len=per * sum(blocks), min_width=0)
+    for i in range(0, len(cfg), per):
+        pair = cfg[i:i + per]
+        if 0 in pair and any(pair):
+            raise UserError(f"cfg does not fit {arch}: block {i // per} is {pair}; a bottleneck's two widths are "
+                            f"both >= 1, or both 0 for a block without a residual branch")
+
+
+for _depth in DEPTHS:
+    register_arch(f"resnet{_depth}", "imagenet",
+                  lambda cfg, num_classes, in_channels, _d=_depth: ImageNetResNet(cfg, num_classes, in_channels, _d),
+                  lambda _d=_depth: default_cfg_for(_d), lambda cfg, _d=_depth: _validate(f"resnet{_d}", cfg, _d),
+                  f"ImageNet ResNet-{_depth} (torchvision layout), cfg = "
+                  f"{len(default_cfg_for(_depth))} inner widths")
