@@ -25,8 +25,9 @@ import torch.nn as nn
 from common import distributed
 from common.checkpoint import (check_meta, code_revision, load_checkpoint, make_checkpoint, model_from_checkpoint,
                                save_checkpoint, write_json)
-from common.cli import (ArgumentParser, add_data_args, add_model_args, add_run_args, add_train_args, main_guard,
-                        non_negative_int, parse_cfg, positive_int, recipe_doc, resolve_device, train_config)
+from common.cli import (ArgumentParser, add_data_args, add_image_args, add_model_args, add_run_args, add_train_args,
+                        data_options, input_size, main_guard, non_negative_int, parse_cfg, positive_float,
+                        positive_int, recipe_doc, resolve_device, train_config)
 from common.data import balanced_sample, dataset_info, make_loaders, num_samples
 from common.engine import Trainer, evaluate, seed_everything
 from common.errors import UserError
@@ -72,7 +73,8 @@ def run_training(args, model, *, dataset, method, arm, tag, meta=None, hooks=(),
     with claim:
         train, test = loaders or make_loaders(dataset, args.data_dir, args.batch_size, args.test_batch_size,
                                               device=device, seed=args.seed, subset=args.subset,
-                                              channels_last=args.channels_last, test_subset=args.test_subset)[:2]
+                                              channels_last=args.channels_last, test_subset=args.test_subset,
+                                              **data_options(args))[:2]
         model.to(device)
         if mask is not None:
             mask = {k: v.to(device) for k, v in mask.items()}
@@ -84,7 +86,7 @@ def run_training(args, model, *, dataset, method, arm, tag, meta=None, hooks=(),
                   f"{config.epochs} epochs, lr {config.lr}, run dir {run_dir}", flush=True)
         trainer = Trainer(model, train, test, config, run_dir, meta, hooks=hooks, optimizer=optimizer, lr_fn=lr_fn,
                           args=args, mask=mask, resume=args.resume, device=device, start_step=start_step,
-                          input_size=info.input_size)
+                          input_size=input_size(info, args))
         result = trainer.fit()
     if distributed.is_main():
         print(f"done: best top-1 {result['best_top1']:.2f}% (epoch {result['best_epoch']}), "
@@ -146,8 +148,11 @@ class PruneData:
     sample: object          # (count) -> list of normalised training batches on the device
 
 
+PRETRAINED = "pretrained"      # a baseline trained elsewhere (a downloaded checkpoint): any method prunes it
+
+
 def _check_source(ckpt, path, method, accepts=()):
-    if ckpt["method"] != method and ckpt["method"] not in accepts:
+    if ckpt["method"] != method and ckpt["method"] not in (*accepts, PRETRAINED):
         raise UserError(f"{path} was made by {ckpt['method']}, not {method}; use {ckpt['method']}'s entry points "
                         f"or a checkpoint from {method}")
 
@@ -202,6 +207,7 @@ def prune(method: str, *, batch_size: int = 64, argv=None):
     p.add_argument("--seed", type=non_negative_int, default=None, help="default: the checkpoint's seed")
     p.add_argument("--test-subset", type=positive_int, default=None,
                    help="evaluate on the first N test images only (smoke runs)")
+    add_image_args(p)
     if pr.flags:
         pr.flags(p)
 
@@ -214,13 +220,15 @@ def prune(method: str, *, batch_size: int = 64, argv=None):
         args.dataset = _dataset_of(args, ckpt, args.checkpoint)
         if args.seed is None:
             args.seed = ckpt["meta"].get("seed", 0)
+        if args.image_size is None:
+            args.image_size = ckpt["args"].get("image_size")
         if pr.resolve:
             pr.resolve(args, ckpt)
         variant = pr.variant(args, ckpt)
         info = dataset_info(args.dataset)
         model = model_from_checkpoint(ckpt)
         if pr.check:
-            pr.check(args, model, info.input_size)
+            pr.check(args, model, input_size(info, args))
         save = run_dir_of(args, args.dataset, method, model.arch, "pruned", f"{variant}-seed{args.seed}")
         with RunFolder(save, args, holds="result.json"):
             return _prune(args, method, pr, ckpt, model, variant, save, info)
@@ -235,14 +243,16 @@ def _prune(args, method, pr, ckpt, model, variant, save, info):
         pr.prepare(args, model, ckpt)
     model.to(device)
     train_loader, test_loader, _ = make_loaders(args.dataset, args.data_dir, args.batch_size, args.test_batch_size,
-                                                device=device, seed=args.seed, test_subset=args.test_subset)
+                                                device=device, seed=args.seed, test_subset=args.test_subset,
+                                                **data_options(args))
+    shape = input_size(info, args)
     base_top1 = evaluate(model, test_loader, device)[1]
     base_cfg, base_mask = list(model.cfg), ckpt.get("mask")
-    base_flops = count_flops(model, info.input_size, base_mask is not None)
+    base_flops = count_flops(model, shape, base_mask is not None)
     base_params = count_params(model, base_mask is not None)
     sample = partial(balanced_sample, args.dataset, args.data_dir, batch_size=args.batch_size, seed=args.seed,
-                     device=device)
-    out = pr.run(args, model, ckpt, PruneData(train_loader, test_loader, info.input_size, sample))
+                     device=device, image_size=args.image_size)
+    out = pr.run(args, model, ckpt, PruneData(train_loader, test_loader, shape, sample))
     pruned = out.model.to(device)
     top1 = evaluate(pruned, test_loader, device)[1]
     meta = {"variant": variant, "seed": args.seed, "base_cfg": base_cfg, "base_flops": base_flops,
@@ -252,7 +262,7 @@ def _prune(args, method, pr, ckpt, model, variant, save, info):
               "top1_after": top1, "best_top1": top1, "final_top1": top1, "base_params": base_params,
               "base_flops": base_flops, "source": str(args.checkpoint), "report": out.report}
     result = write_pruned(save, pruned, out.mask, dataset=args.dataset, method=method, meta=meta, record=record,
-                          input_size=info.input_size, args=args)
+                          input_size=shape, args=args)
     print(f"{method} {variant}: top-1 {base_top1:.2f}% -> {top1:.2f}% (before fine-tuning); "
           f"params {base_params:,} -> {result['params']:,} ({100 * result['params_reduction']:.1f}% fewer); "
           f"FLOPs {base_flops:,} -> {result['flops']:,} ({100 * result['flops_reduction']:.1f}% fewer)")
@@ -272,16 +282,20 @@ def _load_pruned(args, method, accepts):
     args.dataset = _dataset_of(args, ckpt, args.checkpoint)
     if args.seed is None:
         args.seed = ckpt["meta"].get("seed", 1)
+    if args.image_size is None:
+        args.image_size = ckpt["args"].get("image_size")
     return ckpt
 
 
-def scratch_epochs(budget: str, epochs: int, base_flops: int, flops: int) -> tuple[int, float]:
-    """Scratch-E: ``epochs``; Scratch-B: ``int(epochs * base_flops / flops)`` (same compute, uncapped)."""
+def scratch_epochs(budget: str, epochs: int, base_flops: int, flops: int,
+                   cap: float | None = None) -> tuple[int, float]:
+    """Scratch-E: ``epochs``; Scratch-B: ``int(epochs * base_flops / flops)`` (same compute), the ratio
+    capped at ``cap`` if given (the original's ImageNet rule: at most 2x, i.e. 180 of 90 epochs)."""
     ratio = base_flops / flops
-    return (epochs if budget == "E" else int(epochs * ratio)), ratio
+    return (epochs if budget == "E" else int(epochs * (ratio if cap is None else min(ratio, cap)))), ratio
 
 
-def _retrain(method: str, arm: str, argv, recipe, description):
+def _retrain(method: str, arm: str, argv, recipe, description, budget_cap=None):
     m = get_method(method)
     r = m.finetune if arm == "finetune" else m.scratch
     accepts = m.pruning.accepts if m.pruning else ()
@@ -294,6 +308,8 @@ def _retrain(method: str, arm: str, argv, recipe, description):
     if arm == "scratch":
         p.add_argument("--budget", choices=("E", "B"), default="E",
                        help="E: the baseline's epochs; B: epochs x FLOPs(base)/FLOPs(pruned)")
+        p.add_argument("--budget-cap", type=positive_float, default=budget_cap,
+                       help=f"Scratch-B: at most this many times the epochs (default {budget_cap or 'none'})")
     if r.flags:
         r.flags(p)
 
@@ -310,10 +326,10 @@ def _retrain(method: str, arm: str, argv, recipe, description):
                 if r.reinit is not None:
                     r.reinit(args, model, mask)
                 apply_mask_(model, mask)
-            shape = dataset_info(args.dataset).input_size
+            shape = input_size(dataset_info(args.dataset), args)
             base = build_model(ckpt["arch"], ckpt["num_classes"], ckpt["in_channels"], ckpt["meta"]["base_cfg"])
             epochs, ratio = scratch_epochs(args.budget, args.epochs, count_flops(base, shape),
-                                           count_flops(model, shape, nonzero=mask is not None))
+                                           count_flops(model, shape, nonzero=mask is not None), args.budget_cap)
             run_arm = f"scratch-{args.budget}"
             meta.update(budget=args.budget, flops_ratio=ratio, base_epochs=args.epochs)
         hooks = r.hooks(args, model, ckpt) if r.hooks else []
@@ -328,6 +344,8 @@ def finetune(method: str, *, argv=None, **recipe):
     return _retrain(method, "finetune", argv, recipe, f"{method}: fine-tune the pruned weights")
 
 
-def scratch(method: str, *, argv=None, **recipe):
-    """``main_scratch.py``: the pruned architecture re-initialised and trained, ``--budget E|B``."""
-    return _retrain(method, "scratch", argv, recipe, f"{method}: train the pruned architecture from scratch")
+def scratch(method: str, *, budget_cap: float | None = None, argv=None, **recipe):
+    """``main_scratch.py``: the pruned architecture re-initialised and trained, ``--budget E|B``; the lr
+    decays at the recipe's fractions of the run, so Scratch-B stretches every lr stage alike."""
+    return _retrain(method, "scratch", argv, recipe, f"{method}: train the pruned architecture from scratch",
+                    budget_cap)

@@ -99,6 +99,29 @@ def add_data_args(p: argparse.ArgumentParser, dataset="cifar10"):
                    help="train on the first N training images only (smoke runs)")
     p.add_argument("--test-subset", type=positive_int, default=None,
                    help="evaluate on the first N test images only (smoke runs; tables need the full split)")
+    add_image_args(p)
+
+
+def add_image_args(p: argparse.ArgumentParser):
+    """Flags of image-folder (ImageNet-kind) datasets."""
+    p.add_argument("--image-size", type=positive_int, default=None,
+                   help="train on SxS crops, test on the centre SxS of a (S*256/224) resize (default: the "
+                        "dataset's, 224 for ImageNet; a pruned model's: its training run's)")
+    p.add_argument("--workers", type=non_negative_int, default=None,
+                   help="image-folder datasets: decoding processes per training process (default: the CPUs, up to 8)")
+    p.add_argument("--gpu-decode", action="store_true", help="image-folder datasets: decode the JPEGs on the GPU")
+
+
+def data_options(args) -> dict:
+    """The dataset kind's own loader options from the parsed flags (``common.data.make_loaders``)."""
+    return {"image_size": getattr(args, "image_size", None), "workers": getattr(args, "workers", None),
+            "gpu_decode": getattr(args, "gpu_decode", False)}
+
+
+def input_size(info, args) -> tuple[int, int, int]:
+    """``(C, S, S)`` of one model input: the dataset's size unless ``--image-size`` says otherwise."""
+    size = getattr(args, "image_size", None) or info.image_size
+    return (info.in_channels, size, size)
 
 
 def add_train_args(p: argparse.ArgumentParser, *, epochs: int, lr: float, batch_size: int = 64,
@@ -127,6 +150,8 @@ def add_train_args(p: argparse.ArgumentParser, *, epochs: int, lr: float, batch_
                    help=f"Nesterov momentum (default {'on' if nesterov else 'off'})")
     g.add_argument("--no-nesterov", dest="nesterov", action="store_false", help="plain momentum")
     g.add_argument("--seed", type=non_negative_int, default=1)
+    g.add_argument("--sync-bn", action="store_true",
+                   help="under torchrun on GPUs: BatchNorm statistics over all processes (SyncBatchNorm)")
     add_speed_args(g)
 
 
@@ -177,7 +202,8 @@ def train_config(args, epochs=None, schedule=None, **overrides):
                       schedule=schedule or args.schedule, amp=args.amp, channels_last=args.channels_last,
                       compile=args.compile, progress=not args.no_progress and sys.stderr.isatty(),
                       milestones=tuple(getattr(args, "milestones", (0.5, 0.75))),
-                      gamma=getattr(args, "lr_decay", 0.1), warmup_epochs=getattr(args, "warmup_epochs", 0))
+                      gamma=getattr(args, "lr_decay", 0.1), warmup_epochs=getattr(args, "warmup_epochs", 0),
+                      sync_bn=getattr(args, "sync_bn", False))
     for k, v in overrides.items():
         setattr(cfg, k, v)
     return cfg

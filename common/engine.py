@@ -73,6 +73,7 @@ class TrainConfig:
     warmup_factor: float = 0.1
     amp: bool = False                 # bf16 autocast
     channels_last: bool = False
+    sync_bn: bool = False             # under torchrun on GPUs: BatchNorm statistics over all processes
     compile: bool = False
     progress: bool = True
     log_every: int = 50               # steps between loss syncs (tqdm postfix, NaN check)
@@ -134,7 +135,8 @@ class Warmup:
 
 def make_lr_fn(config: TrainConfig):
     if config.schedule == "step":
-        fn = StepLR(config.lr, [int(f * config.epochs) for f in config.milestones], config.gamma)
+        # int(f * epochs), immune to rounding (1/3 of 90 is 30, not 29)
+        fn = StepLR(config.lr, [int(f * config.epochs + 1e-9) for f in config.milestones], config.gamma)
     elif config.schedule == "constant":
         fn = ConstantLR(config.lr)
     elif config.schedule == "cosine":
@@ -270,6 +272,10 @@ class Trainer:
         self.world = distributed.world_size()
         if self.world > 1:   # gradients averaged over the processes during backward
             ids = [self.device.index] if self.device.type == "cuda" else None
+            if config.sync_bn:
+                if self.device.type != "cuda":
+                    raise UserError("--sync-bn needs CUDA (SyncBatchNorm runs on NCCL)")
+                model = self.model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
             wrapped = DistributedDataParallel(model, device_ids=ids)
         else:
             wrapped = model

@@ -38,7 +38,7 @@ RUNS_ROOT = Path(os.environ.get("RUNS_DIR", "runs"))
 
 # Flags that never change a result: where things are, how they are shown, how fast they run.
 NOT_SETTINGS = frozenset({"save", "resume", "runs", "data_dir", "device", "no_progress", "compile",
-                          "test_batch_size", "jobs"})
+                          "test_batch_size", "jobs", "workers", "gpu_decode"})
 
 
 def settings_of(args) -> dict:

@@ -21,9 +21,9 @@ import torch
 from common import distributed
 from common.arms import model_for, run_training, write_pruned
 from common.checkpoint import code_revision, load_checkpoint, model_from_checkpoint, write_json
-from common.cli import (ArgumentParser, add_data_args, add_model_args, add_speed_args, add_train_args, fraction,
-                        main_guard, non_negative_float, non_negative_int, parse_cfg, positive_int, recipe_doc,
-                        resolve_device)
+from common.cli import (ArgumentParser, add_data_args, add_image_args, add_model_args, add_speed_args,
+                        add_train_args, data_options, fraction, input_size, main_guard, non_negative_float,
+                        non_negative_int, parse_cfg, positive_int, recipe_doc, resolve_device)
 from common.data import dataset_info, make_loaders
 from common.engine import TrainConfig, evaluate, seed_everything
 from common.errors import UserError
@@ -112,7 +112,7 @@ def _lottery(args, method, root, series, device, model_cfg, reinit):
     rounds = args.rounds if args.prune == "magnitude" else 1
     loaders = make_loaders(args.dataset, args.data_dir, args.batch_size, args.test_batch_size, device=device,
                            seed=args.seed, subset=args.subset, channels_last=args.channels_last,
-                           test_subset=args.test_subset)[:2]
+                           test_subset=args.test_subset, **data_options(args))[:2]
     total = args.epochs * len(loaders[0])
     for k in args.rewind_iters:
         if k >= total:
@@ -126,7 +126,7 @@ def _lottery(args, method, root, series, device, model_cfg, reinit):
     dense = model_for(args.dataset, args.arch, model_cfg)
     dense_result = _train(args, dense_dir, dense, arm="baseline", tag="", meta={"variant": None, "series": series},
                           hooks=[lottery.RewindPoints(args.rewind_iters)], **common)
-    shape = dataset_info(args.dataset).input_size
+    shape = input_size(dataset_info(args.dataset), args)
 
     for k in args.rewind_iters:
         theta = lottery.load_rewind(dense_dir, k)
@@ -185,6 +185,7 @@ def imp_sequence(method: str = "imp", *, batch_size=64, weight_decay=1e-4, momen
     p.add_argument("--subset", type=positive_int, default=None, help="train on the first N training images only")
     p.add_argument("--test-subset", type=positive_int, default=None,
                    help="evaluate on the first N test images only (smoke runs)")
+    add_image_args(p)
     p.add_argument("--sparsity", type=fraction, required=True, help="goal sparsity S in [0, 1)")
     p.add_argument("--phases", type=positive_int, default=1, help="prune-retrain phases J (1 = One Shot)")
     p.add_argument("--retrain", default="LLR", help=f"schedule: {', '.join(imp.SCHEDULES)} or BIMP (= ALLR "
@@ -225,9 +226,11 @@ def imp_sequence(method: str = "imp", *, batch_size=64, weight_decay=1e-4, momen
         if args.seed is None:
             args.seed = dense_ckpt["meta"].get("seed", 1)
         device = resolve_device(args.device)
+        if args.image_size is None:
+            args.image_size = dense_ckpt["args"].get("image_size")
         loaders = make_loaders(dataset, args.data_dir, args.batch_size, args.test_batch_size, device=device,
                                seed=args.seed, subset=args.subset, channels_last=args.channels_last,
-                               test_subset=args.test_subset)[:2]
+                               test_subset=args.test_subset, **data_options(args))[:2]
         trace = imp.dense_trace(dense_ckpt, len(loaders[0]))
         if trace.I != len(loaders[0]):
             raise UserError(f"the dense run had {trace.I} iterations per epoch, this run {len(loaders[0])}; "

@@ -1,7 +1,8 @@
 """Datasets: one registry (``registry.py``: kind, classes, size, mean/std, the loader contract)
-and the loaders of each kind (``cifar.py``: CIFAR-10/100 and Fashion-MNIST held on the device)."""
+and the loaders of each kind (``cifar.py``: CIFAR-10/100 and Fashion-MNIST held on the device;
+``imagenet.py``: image folders streamed from disk, decoded by workers)."""
 
-from common.data import cifar  # noqa: F401  (registers the cifar-kind datasets)
+from common.data import cifar, imagenet  # noqa: F401  (registers the datasets of both kinds)
 from common.data.cifar import DeviceLoader, load_split
 from common.data.registry import (DATASETS, Dataset, balanced_indices, balanced_sample, dataset_info,
                                    make_loaders, num_samples, register_dataset, set_epoch)

@@ -326,9 +326,12 @@ class DeviceLoader:
 
 def cifar_loaders(info: Dataset, data_dir, batch_size: int, test_batch_size: int, device="cpu", seed: int = 0,
                   subset: int | None = None, channels_last: bool = False, download: bool = True,
-                  test_subset: int | None = None):
+                  test_subset: int | None = None, image_size: int | None = None, workers: int | None = None,
+                  gpu_decode: bool = False):
     """Train and test :class:`DeviceLoader` of a dataset of the cifar kind (the first ``subset``
-    train and ``test_subset`` test images if given)."""
+    train and ``test_subset`` test images if given). The images stay 32x32 and need no workers."""
+    if image_size not in (None, info.image_size):
+        raise UserError(f"--image-size {image_size}: {info.name} is held at {info.image_size}x{info.image_size}")
     x_train, y_train = load_split(info.name, data_dir, train=True, download=download)
     x_test, y_test = load_split(info.name, data_dir, train=False, download=download)
     if subset is not None:
@@ -347,7 +350,8 @@ def cifar_train_labels(info: Dataset, data_dir) -> torch.Tensor:
     return load_split(info.name, data_dir, train=True)[1]
 
 
-def cifar_subset(info: Dataset, data_dir, indices: torch.Tensor, batch_size: int, device="cpu") -> DeviceLoader:
+def cifar_subset(info: Dataset, data_dir, indices: torch.Tensor, batch_size: int, device="cpu",
+                 image_size: int | None = None) -> DeviceLoader:
     images, labels = load_split(info.name, data_dir, train=True)
     return DeviceLoader(images[indices], labels[indices], batch_size, info.mean, info.std, train=False,
                         device=device)

@@ -69,15 +69,16 @@ def dataset_info(name: str) -> Dataset:
 
 def make_loaders(dataset: str, data_dir, batch_size: int, test_batch_size: int, device="cpu", seed: int = 0,
                  subset: int | None = None, channels_last: bool = False, download: bool = True,
-                 test_subset: int | None = None):
-    """``(train, test, dataset)``: the loaders of ``dataset`` (the first ``subset`` training and
-    ``test_subset`` test images if given), through its kind's loader factory."""
+                 test_subset: int | None = None, **options):
+    """``(train, test, dataset)``: the loaders of ``dataset`` (``subset`` training and ``test_subset``
+    test images if given), through its kind's loader factory. ``options`` are the kind's own
+    (image folders: ``image_size``, ``workers``, ``gpu_decode``); None means the default."""
     info = dataset_info(dataset)
     if subset is not None and subset < 2:
         raise UserError(f"--subset must be at least 2, got {subset}")
     train, test = info.loaders(info, data_dir, batch_size, test_batch_size, device=device, seed=seed,
                                subset=subset, channels_last=channels_last, download=download,
-                               test_subset=test_subset)
+                               test_subset=test_subset, **{k: v for k, v in options.items() if v not in (None, False)})
     return train, test, info
 
 
@@ -110,10 +111,12 @@ def balanced_indices(labels: torch.Tensor, count: int, generator: torch.Generato
     return perm[order[:count]].sort().values
 
 
-def balanced_sample(dataset: str, data_dir, count: int, batch_size: int, seed: int, device) -> list:
+def balanced_sample(dataset: str, data_dir, count: int, batch_size: int, seed: int, device, **options) -> list:
     """``count`` class-balanced training images of ``dataset``, with the test-time transform, as a
     list of batches on ``device``: what a layer-wise method looks at every layer on. Only the labels
     of the split are read in full; only the ``count`` chosen images are loaded."""
     info = dataset_info(dataset)
     idx = balanced_indices(info.train_labels(info, data_dir), count, torch.Generator().manual_seed(seed))
-    return [x.to(device) for x, _ in info.subset(info, data_dir, idx, batch_size, device)]
+    subset = info.subset(info, data_dir, idx, batch_size, device,
+                         **{k: v for k, v in options.items() if v not in (None, False)})
+    return [x.to(device) for x, _ in subset]
