@@ -13,7 +13,7 @@ LAYERS = [
     ["flops", "checkpoint"],
     ["engine"],
     ["pruning"],
-    ["cli", "runs"],
+    ["cli", "runs", "zoo"],
     ["methods"],
     ["arms", "report"],
     ["sequences", "plots"],

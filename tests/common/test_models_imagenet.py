@@ -15,7 +15,7 @@ from common.pruning.surgery import prune_channels, zero_channels
 
 
 @pytest.mark.parametrize("ours,theirs", [("resnet18", "resnet18"), ("resnet34", "resnet34"), ("resnet50", "resnet50"),
-                                         ("vgg16_nobn", "vgg16"), ("vgg16_bn", "vgg16_bn")])
+                                         ("vgg11_bn", "vgg11_bn"), ("vgg16_nobn", "vgg16"), ("vgg16_bn", "vgg16_bn")])
 def test_full_width_models_are_torchvisions(ours, theirs):
     torch.manual_seed(0)
     reference = getattr(torchvision.models, theirs)().eval()

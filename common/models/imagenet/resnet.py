@@ -11,6 +11,9 @@ Stem 7x7/2 conv + BN + ReLU + 3x3/2 max-pool, stages of stride 1, 2, 2, 2 (a bot
 in its 3x3 conv, as torchvision's v1.5), global average pool, Linear. State-dict keys are
 torchvision's: the full-width model loads ``torchvision.models.resnet50()``'s state dict strictly and
 computes the same logits. Init as torchvision: conv He normal (fan-out), BN 1 and 0.
+
+``resnet34_narrow`` is ResNet-34 at a quarter of the widths (stages 16/32/64/128, stem 16): the
+ImageNet code path at CIFAR cost, for quick runs (the ImageNet quick start) and tests.
 """
 
 from __future__ import annotations
@@ -21,7 +24,6 @@ from common.errors import UserError
 from common.models.protocol import ChannelGroup, ResidualBranch
 from common.models.registry import check_widths, register_arch
 
-PLANES = (64, 128, 256, 512)
 DEPTHS = {18: ("basic", (2, 2, 2, 2)), 34: ("basic", (3, 4, 6, 3)), 50: ("bottleneck", (3, 4, 6, 3))}
 
 
@@ -86,18 +88,19 @@ class Bottleneck(nn.Module):
 
 
 class ImageNetResNet(nn.Module):
-    def __init__(self, cfg, num_classes=1000, in_channels=3, depth=50):
+    def __init__(self, cfg, num_classes=1000, in_channels=3, depth=50, width=64):
         super().__init__()
         kind, blocks = DEPTHS[depth]
+        planes_of = [width * 2 ** s for s in range(4)]
         block = BasicBlock if kind == "basic" else Bottleneck
         per = 1 if kind == "basic" else 2
         self.per_block, self.blocks = per, blocks
-        self.conv1 = nn.Conv2d(in_channels, 64, 7, stride=2, padding=3, bias=False)
-        self.bn1 = nn.BatchNorm2d(64)
+        self.conv1 = nn.Conv2d(in_channels, width, 7, stride=2, padding=3, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
-        in_planes, k = 64, 0
-        for s, (n, planes) in enumerate(zip(blocks, PLANES)):
+        in_planes, k = width, 0
+        for s, (n, planes) in enumerate(zip(blocks, planes_of)):
             layers = []
             for b in range(n):
                 layers.append(block(in_planes, cfg[k:k + per], planes, 2 if s > 0 and b == 0 else 1))
@@ -151,10 +154,10 @@ class ImageNetResNet(nn.Module):
         return groups
 
 
-def default_cfg_for(depth: int) -> list[int]:
+def default_cfg_for(depth: int, width: int = 64) -> list[int]:
     kind, blocks = DEPTHS[depth]
     per = 1 if kind == "basic" else 2
-    return [planes for n, planes in zip(blocks, PLANES) for _ in range(n) for _ in range(per)]
+    return [width * 2 ** s for s, n in enumerate(blocks) for _ in range(n) for _ in range(per)]
 
 
 def _validate(arch: str, cfg, depth: int):
@@ -168,9 +171,14 @@ def _validate(arch: str, cfg, depth: int):
                             f"both >= 1, or both 0 for a block without a residual branch")
 
 
+def _register(name: str, depth: int, width: int = 64):
+    register_arch(name, "imagenet",
+                  lambda cfg, num_classes, in_channels: ImageNetResNet(cfg, num_classes, in_channels, depth, width),
+                  lambda: default_cfg_for(depth, width), lambda cfg: _validate(name, cfg, depth),
+                  f"ImageNet ResNet-{depth} (torchvision layout{'' if width == 64 else f', stage widths x{width}/64'})"
+                  f", cfg = {len(default_cfg_for(depth))} inner widths")
+
+
 for _depth in DEPTHS:
-    register_arch(f"resnet{_depth}", "imagenet",
-                  lambda cfg, num_classes, in_channels, _d=_depth: ImageNetResNet(cfg, num_classes, in_channels, _d),
-                  lambda _d=_depth: default_cfg_for(_d), lambda cfg, _d=_depth: _validate(f"resnet{_d}", cfg, _d),
-                  f"ImageNet ResNet-{_depth} (torchvision layout), cfg = "
-                  f"{len(default_cfg_for(_depth))} inner widths")
+    _register(f"resnet{_depth}", _depth)
+_register("resnet34_narrow", 34, width=16)

@@ -5,9 +5,10 @@ torchvision), e.g. VGG-16 ``[64, 64, M, 128, 128, M, 256 x3, M, 512 x3, M, 512 x
 bias; ``_bn`` models put a BatchNorm after each. After the features, a 7x7 adaptive average pool
 and the classifier read ``cfg_last x 7 x 7`` features.
 
-* ``vgg16_nobn`` / ``vgg16_bn`` -- torchvision's ``vgg16`` / ``vgg16_bn`` (classifier 25088 -> 4096 ->
-  4096 -> classes, ReLU and dropout between): same state-dict keys, so the full-width models load
-  torchvision's state dicts strictly and compute the same logits. (``vgg16`` is the CIFAR model.)
+* ``vgg11_bn`` / ``vgg16_nobn`` / ``vgg16_bn`` -- torchvision's ``vgg11_bn`` / ``vgg16`` / ``vgg16_bn``
+  (classifier 25088 -> 4096 -> 4096 -> classes, ReLU and dropout between): same state-dict keys, so the
+  full-width models load torchvision's state dicts strictly and compute the same logits. (The name
+  ``vgg16`` is the CIFAR model's.)
 * ``vgg11_bn_slimming`` -- the VGG-11 of Network Slimming's ImageNet code (Liu et al. 2017): conv +
   BN + ReLU, then Linear -> BN1d -> ReLU -> Linear -> BN1d -> ReLU -> Linear, no dropout; the two
   hidden widths are the last two cfg entries and are pruned too. BN scales (2d and 1d) start at
@@ -101,6 +102,7 @@ def _register(name, pattern, bn, head, what):
                   lambda: list(pattern), lambda cfg: check_widths(name, cfg, pattern=pattern), what)
 
 
+_register("vgg11_bn", VGG11, True, "torchvision", "ImageNet VGG-11 with BN (torchvision's vgg11_bn)")
 _register("vgg16_nobn", VGG16, False, "torchvision", "ImageNet VGG-16 without BN (torchvision's vgg16)")
 _register("vgg16_bn", VGG16, True, "torchvision", "ImageNet VGG-16 with BN (torchvision's vgg16_bn)")
 _register("vgg11_bn_slimming", VGG11 + [HIDDEN, HIDDEN], True, "slimming",

@@ -1,0 +1,202 @@
+"""Pretrained checkpoints: the manifest, hash-checked resumable downloads, and conversion into this
+codebase's checkpoint format (arch, cfg, dataset, metadata), ready for ``prune.py --checkpoint``.
+
+``checkpoints/manifest.json`` lists entries by name. An entry gives ``arch``, ``dataset`` and either
+``weights`` -- a torchvision weights enum (``"ResNet34_Weights.IMAGENET1K_V1"``), whose url, hash and
+accuracy come from torchvision's weights API -- or a ``url`` with its ``sha256``; ``manual: true``
+marks a file that cannot be fetched by a plain HTTP GET (the original repo's models live on Google
+Drive): it is downloaded by hand and converted with ``--file``. Optional: ``method`` and ``arm``
+(default ``pretrained`` / ``baseline``: a baseline from elsewhere, which every method's prune.py takes),
+``variant``, ``top1``, ``top5``, ``source``, ``description``.
+
+A download goes to ``checkpoints/downloads/<name>.part``, continues an interrupted one (HTTP Range),
+is checked against its sha256 (all of it, or the prefix torchvision puts in its file names), then
+loaded with ``weights_only=True``, converted and written atomically to ``checkpoints/<name>.pt``. A
+file that fails the check is deleted; nothing unverified ever has the final name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import json
+import re
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import torch
+
+from common.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
+from common.errors import UserError
+
+ROOT = Path(__file__).resolve().parent.parent
+MANIFEST = ROOT / "checkpoints" / "manifest.json"
+CHUNK = 1 << 20
+
+
+def load_manifest(path=MANIFEST) -> dict[str, dict]:
+    path = Path(path)
+    try:
+        entries = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise UserError(f"cannot read the checkpoint manifest {path}: {e}") from None
+    return {e["name"]: e for e in entries}
+
+
+def entry_of(name: str, manifest: dict) -> dict:
+    if name not in manifest:
+        raise UserError(f"no checkpoint {name!r} in the manifest; --list shows the {len(manifest)} there are")
+    return manifest[name]
+
+
+def source_of(entry: dict) -> dict:
+    """``{"url", "sha256"}`` or ``{"url", "hash_prefix"}`` of an entry (torchvision's through its weights API)."""
+    if "weights" in entry:
+        from torchvision.models import get_weight
+
+        weights = get_weight(entry["weights"])
+        prefix = re.search(r"-([0-9a-f]{6,})\.pth$", weights.url)
+        return {"url": weights.url, "hash_prefix": prefix.group(1) if prefix else None,
+                "top1": weights.meta.get("_metrics", {}).get("ImageNet-1K", {}).get("acc@1")}
+    return {"url": entry["url"], "sha256": entry.get("sha256")}
+
+
+# --------------------------------------------------------------------------- download
+
+def sha256_of(path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def download(url: str, part: Path, timeout: float = 60.0, progress=None) -> Path:
+    """Fetch ``url`` into ``part``, continuing what ``part`` already holds (HTTP Range; a server that
+    ignores Range sends the whole file, which replaces it)."""
+    part.parent.mkdir(parents=True, exist_ok=True)
+    have = part.stat().st_size if part.exists() else 0
+    request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            mode = "ab" if have and response.status == 206 else "wb"
+            total = int(response.headers.get("Content-Length") or 0) + (have if mode == "ab" else 0)
+            with open(part, mode) as f:
+                while chunk := response.read(CHUNK):
+                    f.write(chunk)
+                    if progress:
+                        progress(f.tell(), total)
+            if total and part.stat().st_size < total:
+                raise UserError(f"the download of {url} stopped at {part.stat().st_size} of {total} bytes; run the "
+                                f"command again to continue it")
+    except urllib.error.HTTPError as e:
+        if e.code == 416 and have:          # nothing left to fetch: the file is complete
+            return part
+        raise UserError(f"cannot download {url}: HTTP {e.code} {e.reason}") from None
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as e:   # refused, cut off, timed out
+        reason = getattr(e, "reason", None) or type(e).__name__
+        raise UserError(f"cannot download {url} ({reason}); what arrived is kept in {part}, run the command "
+                        f"again to continue") from None
+    return part
+
+
+def verify(path: Path, source: dict) -> None:
+    """The file's sha256 against the entry's (or torchvision's prefix); on a mismatch the file is
+    deleted and the error says so."""
+    digest = sha256_of(path)
+    want = source.get("sha256") or source.get("hash_prefix")
+    if not want:
+        raise UserError(f"the manifest gives no sha256 for {source['url']}; refusing an unverified file")
+    if not digest.startswith(want):
+        path.unlink(missing_ok=True)
+        raise UserError(f"{source['url']} does not match its sha256 (expected {want}, got {digest[:len(want)]}); "
+                        f"the file was deleted, nothing was kept")
+
+
+# --------------------------------------------------------------------------- conversion
+
+def plain_state_dict(obj) -> dict:
+    """The state dict inside a downloaded file: a bare state dict (torchvision) or the original repo's
+    ``{'cfg', 'state_dict'}``, with DataParallel's ``module.`` removed wherever it sits
+    (``module.conv1.weight``, ``features.module.0.weight``)."""
+    if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
+        obj = obj["state_dict"]
+    if not isinstance(obj, dict) or not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise UserError("not a state dict, nor a {'cfg', 'state_dict'} checkpoint of the original code")
+    return {re.sub(r"(^|\.)module\.", r"\1", k): v for k, v in obj.items()}
+
+
+def cfg_from_state_dict(arch: str, num_classes: int, state: dict) -> list:
+    """The widths cfg of ``arch`` that ``state`` was saved from: each channel group's size read off its
+    producer's weight (or its selection's index)."""
+    from common.models import build_model
+
+    model = build_model(arch, num_classes, 3)
+    cfg = list(model.cfg)
+    for g in model.channel_groups():
+        key = f"{g.selection}.index" if g.selection else f"{g.producer}.weight"
+        if key not in state:
+            raise UserError(f"the file has no {key!r}: it is not a {arch} state dict")
+        cfg[g.cfg_index] = int(state[key].shape[0])
+    return cfg
+
+
+def convert(file, entry: dict, out: Path, extra_meta: dict | None = None) -> dict:
+    """Load a downloaded file (``weights_only=True``), rebuild ``entry['arch']`` with the widths it holds,
+    load it strictly and write our checkpoint to ``out`` atomically; returns the checkpoint."""
+    from common.data import dataset_info
+    from common.models import build_model
+
+    try:
+        obj = torch.load(file, map_location="cpu", weights_only=True)
+    except Exception as e:  # not a torch file, truncated, or a pickle of arbitrary objects
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise UserError(f"cannot read {file} as a PyTorch checkpoint ({first[:160]})") from None
+    try:
+        state = plain_state_dict(obj)
+    except UserError as e:
+        raise UserError(f"{file}: {e}") from None
+    info = dataset_info(entry["dataset"])
+    cfg = obj.get("cfg") if isinstance(obj, dict) and isinstance(obj.get("cfg"), list) else None
+    cfg = cfg or cfg_from_state_dict(entry["arch"], info.num_classes, state)
+    model = build_model(entry["arch"], info.num_classes, info.in_channels, cfg)
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as e:
+        raise UserError(f"{file} does not fit {entry['arch']} (cfg {cfg}): {str(e).splitlines()[0][:200]}") from None
+    meta = {"variant": entry.get("variant"), "source": entry.get("source") or entry.get("url") or entry.get("weights"),
+            "name": entry["name"], **{k: entry[k] for k in ("top1", "top5") if k in entry}, **(extra_meta or {})}
+    payload = make_checkpoint(model, entry["dataset"], entry.get("method", "pretrained"), entry.get("arm", "baseline"),
+                              meta=meta, best_acc=meta.get("top1"))
+    save_checkpoint(payload, out)
+    return payload
+
+
+def fetch(name: str, directory=ROOT / "checkpoints", manifest=None, file=None, progress=None) -> Path:
+    """``directory/<name>.pt`` for a manifest entry: already there, converted from ``file``, or
+    downloaded, verified and converted."""
+    manifest = load_manifest() if manifest is None else manifest
+    entry = entry_of(name, manifest)
+    directory = Path(directory)
+    out = directory / f"{name}.pt"
+    if file is not None:
+        convert(file, entry, out)
+        return out
+    if out.is_file():
+        load_checkpoint(out)                 # a broken file is one clear line, not a silent reuse
+        return out
+    if entry.get("manual"):
+        raise UserError(f"{name} cannot be fetched automatically; download it from {entry['url']} and run "
+                        f"scripts/download_checkpoints.py {name} --file FILE")
+    source = source_of(entry)
+    part = directory / "downloads" / f"{name}.part"
+    download(source["url"], part, progress=progress)
+    try:
+        verify(part, source)
+        convert(part, entry, out, {"top1": source["top1"]} if source.get("top1") else None)
+        part.unlink()
+    finally:
+        if part.parent.is_dir() and not any(part.parent.iterdir()):
+            part.parent.rmdir()
+    return out

@@ -1,0 +1,160 @@
+"""Pretrained checkpoints (common.zoo, scripts/download_checkpoints.py) over a loopback HTTP server
+(127.0.0.1 only): a good file downloads, verifies and loads; a tampered one is refused with nothing left;
+an interrupted one is neither used nor left under the final name, and the next run continues it; the
+original repo's {'cfg', 'state_dict'} files with DataParallel prefixes convert into our checkpoints."""
+
+import hashlib
+import io
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import torch
+from helpers import assert_one_line_error, run_cli
+
+from common.checkpoint import load_checkpoint
+from common.errors import UserError
+from common.models import build_model
+from common.zoo import fetch, source_of
+
+
+class Server:
+    """Serves ``files`` (path -> bytes) on 127.0.0.1 with Range support; ``cut`` stops a body after that
+    many bytes of the file and drops the connection."""
+
+    def __init__(self):
+        self.files, self.cut, self.requests = {}, None, []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                outer.requests.append(self.headers.get("Range"))
+                data = outer.files.get(self.path)
+                if data is None:
+                    self.send_error(404)
+                    return
+                start = int(self.headers["Range"].split("=")[1].split("-")[0]) if self.headers.get("Range") else 0
+                self.send_response(206 if start else 200)
+                self.send_header("Content-Length", str(len(data) - start))
+                self.end_headers()
+                end = len(data) if outer.cut is None else outer.cut
+                self.wfile.write(data[start:end])
+                if outer.cut is not None:
+                    self.close_connection = True
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+
+
+@pytest.fixture
+def server(monkeypatch):
+    for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+    s = Server()
+    yield s
+    s.close()
+
+
+def state_bytes(state) -> bytes:
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    return buffer.getvalue()
+
+
+def entry(name, url, data, **kw):
+    return {name: {"name": name, "arch": "resnet20", "dataset": "cifar10", "url": url,
+                   "sha256": hashlib.sha256(data).hexdigest(), **kw}}
+
+
+def test_a_good_download_is_verified_converted_and_loads(server, tmp_path):
+    torch.manual_seed(0)
+    model = build_model("resnet20", 10, 3)
+    data = state_bytes(model.state_dict())
+    server.files["/r20.pth"] = data
+    out = fetch("r20", tmp_path, entry("r20", server.url + "/r20.pth", data, top1=91.5))
+    ckpt = load_checkpoint(out)
+    assert ckpt["arch"] == "resnet20" and ckpt["method"] == "pretrained" and ckpt["arm"] == "baseline"
+    assert ckpt["meta"]["top1"] == 91.5 and ckpt["cfg"] == model.cfg
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in ckpt["state_dict"].items())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r20.pt"]
+
+
+def test_a_tampered_download_is_refused_and_nothing_is_left(server, tmp_path):
+    data = state_bytes(build_model("resnet20", 10, 3).state_dict())
+    manifest = entry("r20", server.url + "/r20.pth", data)
+    server.files["/r20.pth"] = data[:-10] + b"0123456789"
+    with pytest.raises(UserError, match=r"does not match its sha256 \(expected .*\); the file was deleted, nothing was kept"):
+        fetch("r20", tmp_path, manifest)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_interrupted_download_is_not_used_and_the_next_run_continues_it(server, tmp_path):
+    data = state_bytes(build_model("resnet20", 10, 3).state_dict())
+    manifest = entry("r20", server.url + "/r20.pth", data)
+    server.files["/r20.pth"], server.cut = data, len(data) // 2
+    with pytest.raises(UserError, match="run the command again to continue"):
+        fetch("r20", tmp_path, manifest)
+    assert not (tmp_path / "r20.pt").exists()
+    assert (tmp_path / "downloads" / "r20.part").stat().st_size == len(data) // 2
+    server.cut = None
+    out = fetch("r20", tmp_path, manifest)
+    assert server.requests[-1] == f"bytes={len(data) // 2}-"             # continued, not restarted
+    assert load_checkpoint(out)["arch"] == "resnet20" and not (tmp_path / "downloads").exists()
+
+
+def test_the_original_repos_files_convert_with_their_widths(tmp_path):
+    """{'cfg', 'state_dict'} with DataParallel's module. prefix, a pruned ResNet-34-A of quarter widths."""
+    torch.manual_seed(0)
+    cfg = [16, 11, 11, 32, 22, 22, 32, 64, 44, 44, 44, 44, 64, 128, 128, 128]
+    model = build_model("resnet34_narrow", 10, 3, cfg).eval()
+    original = {"cfg": cfg, "state_dict": {f"module.{k}": v for k, v in model.state_dict().items()}}
+    torch.save(original, tmp_path / "model_best.pth.tar")
+    manifest = {"a": {"name": "a", "arch": "resnet34_narrow", "dataset": "fashion-mnist-jpeg", "method": "l1-norm",
+                      "arm": "scratch-B", "variant": "A", "url": "https://drive.google.com/x", "manual": True}}
+    with pytest.raises(UserError, match="cannot be fetched automatically; download it from https://drive"):
+        fetch("a", tmp_path / "ckpt", manifest)
+    ckpt = load_checkpoint(fetch("a", tmp_path / "ckpt", manifest, file=tmp_path / "model_best.pth.tar"))
+    assert ckpt["cfg"] == cfg and ckpt["arm"] == "scratch-B" and ckpt["meta"]["variant"] == "A"
+    converted = build_model("resnet34_narrow", 10, 3, cfg).eval()
+    converted.load_state_dict(ckpt["state_dict"])
+    x = torch.randn(2, 3, 32, 32)
+    torch.testing.assert_close(converted(x), model(x))
+    del original["cfg"]                                       # widths read off the weights when no cfg is given
+    torch.save(original, tmp_path / "no_cfg.pth.tar")
+    assert load_checkpoint(fetch("a", tmp_path / "c2", manifest, file=tmp_path / "no_cfg.pth.tar"))["cfg"] == cfg
+
+
+@pytest.mark.parametrize("content,message", [
+    ({"epoch": 3, "arch": "resnet34"}, "not a state dict"),
+    ({"state_dict": {"conv1.weight": torch.zeros(2, 3, 3, 3)}}, "has no 'layer1.0.conv1.weight'"),
+    (b"garbage", "cannot read"),
+])
+def test_a_file_not_of_the_original_layout_is_one_line(tmp_path, content, message):
+    path = tmp_path / "x.pth.tar"
+    path.write_bytes(content) if isinstance(content, bytes) else torch.save(content, path)
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps([{"name": "a", "arch": "resnet34_narrow", "dataset": "fashion-mnist-jpeg",
+                                     "url": "https://drive.google.com/x", "manual": True}]))
+    proc = run_cli("scripts/download_checkpoints.py", "a", "--file", path, "--manifest", manifest,
+                   "--dir", tmp_path / "out")
+    assert_one_line_error(proc, message)
+    assert not (tmp_path / "out").exists()
+
+
+def test_unknown_names_and_the_torchvision_entries(tmp_path):
+    assert_one_line_error(run_cli("scripts/download_checkpoints.py", "resnet35", "--dir", tmp_path / "out"),
+                          "no checkpoint 'resnet35' in the manifest")
+    assert not (tmp_path / "out").exists()
+    proc = run_cli("scripts/download_checkpoints.py", "--list")
+    assert proc.returncode == 0 and "resnet34" in proc.stdout and "l1-norm-resnet34-a-finetune" in proc.stdout
+    source = source_of({"weights": "ResNet34_Weights.IMAGENET1K_V1"})          # torchvision's weights API
+    assert source["url"].startswith("https://download.pytorch.org/models/resnet34-")
+    assert source["url"].endswith(f"-{source['hash_prefix']}.pth") and source["top1"] == pytest.approx(73.314)
