@@ -48,6 +48,8 @@ class Step:
     output: str = "checkpoint.pt"                # the file later steps read
 
     def state(self) -> str:
+        if self.argv is None:           # a file made elsewhere (a downloaded baseline)
+            return "done" if (self.folder / self.done_file).is_file() else "missing"
         return step_state(self.folder, self.done_file, self.partial_file)
 
     def command(self) -> list[str]:
@@ -55,7 +57,7 @@ class Step:
         return [sys.executable, *map(str, self.argv), "--save", str(self.folder), *resume]
 
     def results(self) -> list[Path]:
-        return sorted(self.folder.rglob("result.json"))
+        return [] if self.argv is None else sorted(self.folder.rglob("result.json"))
 
 
 class Plan:
@@ -63,6 +65,9 @@ class Plan:
 
     def __init__(self, method, tree: str, args, extra: list[str]):
         self.method, self.tree = method, tree
+        args.dataset = args.dataset or DEFAULT_DATASET[tree]                  # the tree's defaults
+        args.epochs = args.epochs or method.table.default("epochs", tree)
+        args.ft_epochs = method.table.default("ft_epochs", tree) if args.ft_epochs is None else args.ft_epochs
         self.dataset, self.runs = args.dataset, Path(args.runs)
         self.archs = args.archs.split() if args.archs else list(method.table.archs.get(tree, []))
         self.seeds = list(range(1, args.seeds + 1))
@@ -75,6 +80,7 @@ class Plan:
         device = [t for i, t in enumerate(extra) if t == "--device" or (i and extra[i - 1] == "--device")]
         self.prune_data = ["--data-dir", args.data_dir,
                            *(["--test-subset", args.test_subset] if args.test_subset else []), *device]
+        self.baseline = Path(args.baseline) if args.baseline else None
         self.steps: dict[Path, Step] = {}
 
     def _step(self, name, method, arch, seed, arm, tag, argv, needs=(), **kw) -> Step:
@@ -90,7 +96,12 @@ class Plan:
 
     def train(self, arch, seed, *, method=None, training="main", arm="baseline", variant=None, flags=(),
               epochs=None, cfg=True) -> Step:
-        """A training run (``main.py`` or another training entry) of ``arch`` with ``seed``."""
+        """A training run (``main.py`` or another training entry) of ``arch`` with ``seed``; with
+        ``--baseline CKPT``, the baseline is that checkpoint instead."""
+        if self.baseline is not None and arm == "baseline" and training == "main" and variant is None:
+            return self.steps.setdefault(self.baseline, Step(f"{arch} baseline {self.baseline}", None,
+                                                             self.baseline.parent, arch, seed,
+                                                             done_file=self.baseline.name, output=self.baseline.name))
         m = get_method(method or self.method.name)
         argv = [self.script(m.name, m.trainings[training].entry), "--arch", arch, *(self.cfg if cfg else []),
                 "--seed", seed, "--epochs", epochs or self.epochs, *flags, *self.data, *self.extra]
@@ -167,6 +178,10 @@ def run_steps(steps: list[Step], jobs: int = 1, log_dir: Path | None = None, cwd
                     print(f"== skip (done): {step.folder}", flush=True)
                     done.add(step)
                     continue
+                if state == "missing":
+                    print(f"== FAILED: {step.folder / step.done_file} does not exist", flush=True)
+                    failed.append(step)
+                    continue
                 slot = free_slots.pop(0)
                 running[_launch(step, state, slot, gpus, jobs, log_dir, cwd)] = (step, slot)
             if not running:
@@ -219,16 +234,22 @@ def _wait(running: dict):
 
 # ----------------------------------------------------------------------------- command line
 
+DEFAULT_DATASET = {"cifar": "cifar10", "imagenet": "imagenet"}
+
 def parser(method) -> argparse.ArgumentParser:
     table = method.table
     p = ArgumentParser(prog=f"{method.name}.sh", description=f"The table of {method.title}.")
-    p.add_argument("--tree", default="cifar", choices=("cifar", "imagenet"), help="which recipes (default cifar)")
-    p.add_argument("--dataset", default="cifar10", choices=sorted(DATASETS))
-    p.add_argument("--archs", default="", help=f"models (default: {' '.join(table.archs.get('cifar', []))})")
+    trees = " / ".join(f"{t}: {' '.join(a)}" for t, a in table.archs.items())
+    p.add_argument("--tree", default="cifar", choices=sorted(table.archs), help="which recipes (default cifar)")
+    p.add_argument("--dataset", default=None, choices=sorted(DATASETS),
+                   help="default cifar10 (cifar tree), imagenet (imagenet tree)")
+    p.add_argument("--archs", default="", help=f"models (default {trees})")
     p.add_argument("--seeds", type=positive_int, default=table.seeds, help=f"seeds 1..N (default {table.seeds})")
-    p.add_argument("--epochs", type=positive_int, default=table.epochs, help=f"default {table.epochs}")
-    p.add_argument("--ft-epochs", type=int, default=table.ft_epochs,
+    p.add_argument("--epochs", type=positive_int, default=None, help=f"default the recipe's ({table.epochs})")
+    p.add_argument("--ft-epochs", type=int, default=None,
                    help=f"fine-tuning epochs, 0 = no fine-tuning arm (default {table.ft_epochs})")
+    p.add_argument("--baseline", default=None,
+                   help="start from this trained checkpoint (e.g. a downloaded one) instead of training the baseline")
     p.add_argument("--subset", type=positive_int, default=None, help="train on the first N images (smoke runs)")
     p.add_argument("--test-subset", type=positive_int, default=None, help="test on the first N images")
     p.add_argument("--cfg", default=None, help="width config of the trained models (JSON list)")

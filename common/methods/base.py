@@ -88,7 +88,7 @@ class Table:
 
     build(t)      adds the steps (``t.train``, ``t.prune``, ``t.retrain``, ``t.sequence``)
     archs         the paper's models, per tree (``{"cifar": [...]}``)
-    epochs, ft_epochs   the training and fine-tuning epochs of the recipes
+    epochs, ft_epochs   the training and fine-tuning epochs of the recipes (per tree if they differ)
     seeds         how many seeds by default
     flags(parser) the table's own flags (e.g. ``--percents``)
     report        options of the printed table (``metric``, ``columns``)
@@ -96,11 +96,16 @@ class Table:
 
     build: Callable
     archs: dict
-    epochs: int = 160
-    ft_epochs: int = 40
+    epochs: object = 160                # one number, or one per tree ({"cifar": 160, "imagenet": 90})
+    ft_epochs: object = 40
     flags: Flags = None
     report: dict = field(default_factory=dict)
     seeds: int = 5
+
+    def default(self, name: str, tree: str):
+        """``epochs`` / ``ft_epochs`` of ``tree``."""
+        value = getattr(self, name)
+        return value.get(tree) if isinstance(value, dict) else value
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ def table(t):
     for arch in t.archs:
         if not variants_for(arch):
             raise UserError(f"no paper variant of L1-norm pruning for {arch}; choose from vgg16_mlp, resnet56, "
-                            f"resnet110")
+                            f"resnet110, resnet34")
     for seed in t.seeds:
         for arch in t.archs:
             base = t.train(arch, seed)
@@ -45,5 +45,6 @@ METHOD = Method(
     pruning=Pruning(run=prune, flags=prune_flags, resolve=resolve,
                     variant=lambda args, ckpt: args.variant if args.ratio is None else f"r{args.ratio:g}",
                     check=lambda args, model, input_size: plan_keep_counts(model, args.variant, args.ratio)),
-    table=Table(table, archs={"cifar": ["vgg16_mlp", "resnet56", "resnet110"]}),
+    table=Table(table, archs={"cifar": ["vgg16_mlp", "resnet56", "resnet110"], "imagenet": ["resnet34"]},
+                epochs={"cifar": 160, "imagenet": 90}, ft_epochs={"cifar": 40, "imagenet": 20}),
 )

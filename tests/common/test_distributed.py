@@ -11,7 +11,7 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
-from helpers import ROOT, run_cli, write_fashion
+from helpers import FASHION_SKIP, HAVE_FASHION, ROOT, run_cli, write_fashion
 
 from common.checkpoint import load_checkpoint, model_from_checkpoint
 from common.data import DeviceLoader
@@ -119,3 +119,40 @@ def test_torchrun_trains_an_entry_point_and_pruning_refuses_it(tmp_path):
                    "--data-dir", tmp_path / "data", "--save", tmp_path / "pruned", env=env, timeout=240)
     assert proc.returncode != 0 and not (tmp_path / "pruned").exists()
     assert "prune.py runs in one process; start it with python, not torchrun" in proc.stderr
+
+
+@pytest.mark.skipif(not HAVE_FASHION, reason=FASHION_SKIP)
+def test_torchrun_on_an_image_folder_killed_and_resumed(tmp_path):
+    """Two gloo processes train the ImageNet recipe on a real-image folder; the run is killed after its
+    first checkpoint and resumed under torchrun to the end, rank 0 alone writing."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    folder = tmp_path / "jpeg"
+    made = run_cli("scripts/make_image_folder.py", "--out", folder, "--train-per-class", "24", "--val-per-class", "6")
+    assert made.returncode == 0, made.stderr
+    run = tmp_path / "run"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(free_port()),
+           str(ROOT / "imagenet/l1-norm/main.py"), "--dataset", "fashion-mnist-jpeg", "--data-dir", str(folder),
+           "--arch", "resnet34_narrow", "--epochs", "4", "--batch-size", "16", "--workers", "1", "--no-progress",
+           "--save", str(run)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    first = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             start_new_session=True)
+    deadline = time.time() + 240
+    while not (run / "checkpoint.pt").exists() and first.poll() is None and time.time() < deadline:
+        time.sleep(0.2)
+    os.killpg(first.pid, signal.SIGKILL)                   # the whole job, as a cluster's scheduler would
+    first.wait()
+    done = load_checkpoint(run / "checkpoint.pt")["epoch"] + 1
+    assert done < 4 and not (run / "result.json").exists()
+    proc = run_cli("-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(free_port()),
+                   *cmd[cmd.index(str(ROOT / "imagenet/l1-norm/main.py")):], "--resume", env={"OMP_NUM_THREADS": "1"},
+                   timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads((run / "result.json").read_text())
+    assert result["epochs"] == 4 and proc.stdout.count("done: best top-1") == 1 and "2 processes" in proc.stdout
+    assert [h[0] for h in load_checkpoint(run / "checkpoint.pt")["history"]] == [0, 1, 2, 3]
+    assert result["best_top1"] > 10.0                     # 10 classes: above chance after 4 short epochs
