@@ -127,11 +127,16 @@ def input_size(info, args) -> tuple[int, int, int]:
 def add_train_args(p: argparse.ArgumentParser, *, epochs: int, lr: float, batch_size: int = 64,
                    weight_decay: float = 1e-4, schedule: str = "step", momentum: float = 0.9,
                    milestones=(0.5, 0.75), lr_decay: float = 0.1, warmup_epochs: int = 0,
-                   nesterov: bool = False):
-    """Optimisation flags with a recipe's paper defaults."""
+                   nesterov: bool = False, lr_batch: int | None = None):
+    """Optimisation flags with a recipe's paper defaults. ``lr_batch``: the batch size ``lr`` is given for,
+    the lr scaling linearly with ``--batch-size`` (ImageNet recipes: 0.1 per 256 images)."""
     g = p.add_argument_group("training")
     g.add_argument("--epochs", type=non_negative_int, default=epochs, help=f"epochs (default {epochs})")
-    g.add_argument("--lr", type=positive_float, default=lr, help=f"initial learning rate (default {lr})")
+    g.add_argument("--lr", type=positive_float, default=lr,
+                   help=f"initial learning rate (default {lr}" + (f" per {lr_batch} images)" if lr_batch else ")"))
+    g.add_argument("--lr-batch", type=positive_int, default=lr_batch,
+                   help="the batch size --lr is given for: the lr used is lr x batch-size / lr-batch (linear scaling, "
+                        f"Goyal et al. 2017; default {lr_batch or 'none: --lr as given'})")
     g.add_argument("--schedule", choices=("step", "constant", "cosine", "linear"), default=schedule,
                    help=f"lr schedule: step = x LR_DECAY at each of --milestones, linear = to 0 at the end "
                         f"(default {schedule})")
@@ -197,7 +202,8 @@ def train_config(args, epochs=None, schedule=None, **overrides):
     """The engine's :class:`~common.engine.TrainConfig` from the parsed training flags."""
     from common.engine import TrainConfig
 
-    cfg = TrainConfig(epochs=args.epochs if epochs is None else epochs, lr=args.lr, momentum=args.momentum,
+    lr = args.lr * args.batch_size / args.lr_batch if getattr(args, "lr_batch", None) else args.lr
+    cfg = TrainConfig(epochs=args.epochs if epochs is None else epochs, lr=lr, momentum=args.momentum,
                       weight_decay=args.weight_decay, nesterov=args.nesterov,
                       schedule=schedule or args.schedule, amp=args.amp, channels_last=args.channels_last,
                       compile=args.compile, progress=not args.no_progress and sys.stderr.isatty(),

@@ -32,6 +32,7 @@ RESNET_VARIANTS = {
     ("resnet34", "A"): ((0.3, 0.3, 0.3, 0.0), {2, 8, 14, 16, 26, 28, 30, 32}),
     ("resnet34", "B"): ((0.5, 0.6, 0.4, 0.0), {2, 8, 14, 16, 26, 28, 30, 32}),
 }
+RESNET_VARIANTS.update({("resnet34_narrow", v): RESNET_VARIANTS[("resnet34", v)] for v in "AB"})  # quarter widths
 # VGG-16-A: ratio 0.5 on these convs (1-based), i.e. 64->32 and 512->256 at full width
 VGG16_A_LAYERS = {1, 8, 9, 10, 11, 12, 13}
 

@@ -8,5 +8,5 @@ E is not a multiple of 3, e.g. at epoch 105 of 106: not reproduced, see README).
 from common.arms import scratch
 
 if __name__ == "__main__":
-    scratch("l1-norm", epochs=90, lr=0.1, batch_size=256, weight_decay=1e-4, milestones=(1 / 3, 2 / 3),
-            budget_cap=2.0)
+    scratch("l1-norm", epochs=90, lr=0.1, batch_size=256, lr_batch=256, weight_decay=1e-4,
+            milestones=(1 / 3, 2 / 3), budget_cap=2.0)

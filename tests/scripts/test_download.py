@@ -91,7 +91,8 @@ def test_a_tampered_download_is_refused_and_nothing_is_left(server, tmp_path):
     data = state_bytes(build_model("resnet20", 10, 3).state_dict())
     manifest = entry("r20", server.url + "/r20.pth", data)
     server.files["/r20.pth"] = data[:-10] + b"0123456789"
-    with pytest.raises(UserError, match=r"does not match its sha256 \(expected .*\); the file was deleted, nothing was kept"):
+    with pytest.raises(UserError, match=r"does not match its sha256 \(expected .*\); the file was deleted, "
+                                        r"nothing was kept"):
         fetch("r20", tmp_path, manifest)
     assert list(tmp_path.iterdir()) == []
 
