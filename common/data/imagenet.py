@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 from pathlib import Path
 
 import torch
@@ -122,12 +123,16 @@ def decode(path: str, device="cpu") -> torch.Tensor:
     from torchvision.io import ImageReadMode, decode_image, decode_jpeg, read_file
 
     try:
-        data = read_file(path)
-        if str(device) != "cpu":
-            return decode_jpeg(data, mode=ImageReadMode.RGB, device=device)
-        return decode_image(data, mode=ImageReadMode.RGB)
+        with warnings.catch_warnings():      # torchvision >= 0.29 points to TorchCodec; the decoder is the same
+            warnings.simplefilter("ignore", DeprecationWarning)
+            data = read_file(path)
+            if str(device) != "cpu":
+                return decode_jpeg(data, mode=ImageReadMode.RGB, device=device)
+            return decode_image(data, mode=ImageReadMode.RGB)
     except Exception as e:  # truncated, corrupt or not an image
-        reason = str(e).strip().splitlines()[-1].split(", ")[-1] if str(e).strip() else type(e).__name__
+        text = str(e).strip() or type(e).__name__
+        found = re.search(r"\.cpp:\d+, (.+)", text)      # torchvision's "<file>.cpp:<line>, <reason>"
+        reason = found.group(1).split(". ")[0] if found else text.splitlines()[-1]
         raise RuntimeError(f"{_UNREADABLE}{path} ({reason})") from None
 
 
@@ -146,8 +151,8 @@ class ImageFolderSplit(Dataset):
     def __getitem__(self, key: int):
         path, label = self.samples[key % len(self.samples)]
         if not self.decode_in_worker:       # GPU decode: the file's bytes, decoded on the device
-            from torchvision.io import read_file
-            return read_file(path), label, key
+            with open(path, "rb") as f:
+                return torch.frombuffer(bytearray(f.read()), dtype=torch.uint8), label, key
         image = decode(path)
         if self.train:
             g = torch.Generator().manual_seed(self.seed * 1_000_003 + key)
@@ -243,7 +248,9 @@ class StreamLoader:
             path = self.dataset.samples[key % len(self.dataset.samples)][0]
             try:
                 from torchvision.io import ImageReadMode, decode_jpeg
-                image = decode_jpeg(raw, mode=ImageReadMode.RGB, device=self.device)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", DeprecationWarning)
+                    image = decode_jpeg(raw, mode=ImageReadMode.RGB, device=self.device)
             except Exception as e:
                 raise UserError(f"{_UNREADABLE}{path} ({str(e).splitlines()[-1][:120]})") from None
             if self.train:
