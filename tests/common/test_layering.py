@@ -57,6 +57,6 @@ def test_imports_go_only_downward():
 
 
 def test_recipes_import_only_the_arms_and_sequences():
-    for path in sorted((ROOT / "cifar").rglob("*.py")):
+    for path in sorted((ROOT / "cifar").rglob("*.py")) + sorted((ROOT / "imagenet").rglob("*.py")):
         targets = {t for t, _ in imports(path)}
         assert targets <= {"common.arms", "common.sequences"}, (path, targets)

@@ -25,7 +25,18 @@ def test_a_method_has_its_entry_points_readme_and_table_script(name):
     assert method.table is not None
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "cifar").rglob("*.py")), ids=lambda p: str(p.relative_to(ROOT)))
+@pytest.mark.parametrize("name", sorted(m for m in METHODS if "imagenet" in METHODS[m].table.archs))
+def test_a_method_with_an_imagenet_table_has_its_imagenet_folder(name):
+    folder = ROOT / "imagenet" / name
+    assert sorted(p.name for p in folder.glob("*.py")) == sorted(STANDARD) and (folder / "README.md").is_file()
+    script = ROOT / "scripts" / "imagenet" / f"{name}.sh"
+    assert script.is_file() and f"python -m common.sweep {name} --tree imagenet" in script.read_text()
+
+
+RECIPES = sorted((ROOT / "cifar").rglob("*.py")) + sorted((ROOT / "imagenet").rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", RECIPES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_every_entry_point_is_a_recipe(path):
     """A docstring, the paper's defaults, one call: no logic, at most ~30 lines."""
     tree = ast.parse(path.read_text())
