@@ -61,3 +61,18 @@ def test_a_checkpoint_missing_keys_is_one_line(tmp_path, script, drop, meta_drop
 def test_the_flops_command_on_an_incomplete_checkpoint_is_one_line(tmp_path):
     ckpt = _incomplete(tmp_path / "x.pt", drop="cfg")
     assert_one_line_error(run_cli("scripts/count_flops.py", "--checkpoint", ckpt), "lacks 'cfg'")
+
+
+def test_a_missing_imagenet_folder_says_how_to_prepare_it(tmp_path):
+    proc = run_entry("imagenet/l1-norm/main.py", "--data-dir", tmp_path / "nowhere", "--epochs", "1",
+                     "--save", tmp_path / "run")
+    assert_one_line_error(proc, f"imagenet: no folder {tmp_path / 'nowhere' / 'train'}", "scripts/prepare_imagenet.py")
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("script,arch,dataset", [("imagenet/l1-norm/main.py", "resnet56", "imagenet"),
+                                                 ("cifar/l1-norm/main.py", "resnet34", "cifar10")])
+def test_an_arch_of_the_other_kind_is_one_line(tmp_path, script, arch, dataset):
+    proc = run_entry(script, "--arch", arch, "--dataset", dataset, "--save", tmp_path / "run")
+    assert_one_line_error(proc, f"{arch} is built for", f"and {dataset} is")
+    assert not (tmp_path / "run").exists()
