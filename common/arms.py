@@ -190,13 +190,19 @@ def write_pruned(folder: Path, model, mask, *, dataset, method, meta: dict, reco
     return result
 
 
-def prune(method: str, *, batch_size: int = 64, argv=None):
-    """``prune.py``: the method's pruning of a trained checkpoint, written as ``pruned.pt`` + ``result.json``."""
+def prune(method: str, *, batch_size: int = 64, dataset: str | None = None, argv=None):
+    """``prune.py``: the method's pruning of a trained checkpoint, written as ``pruned.pt`` + ``result.json``;
+    or, with ``--published NAME``, a published pruned architecture of the method, built from its widths
+    without running the algorithm (for Scratch-E/B, as the original code trained them)."""
     m = get_method(method)
     pr = m.pruning
     p = ArgumentParser(description=recipe_doc(f"{method}: prune a trained model"))
-    p.add_argument("--checkpoint", required=True, help="the trained model to prune (checkpoint.pt / best.pt)")
-    p.add_argument("--dataset", default=None, help="dataset (default: the checkpoint's)")
+    p.add_argument("--checkpoint", default=None, help="the trained model to prune (checkpoint.pt / best.pt)")
+    if pr.published:
+        p.add_argument("--published", choices=sorted(pr.published), default=None,
+                       help="build this published architecture instead (fresh weights; for main_scratch.py)")
+    p.add_argument("--dataset", default=None,
+                   help=f"dataset (default: the checkpoint's{f', or {dataset}' if dataset else ''})")
     p.add_argument("--data-dir", default="data")
     p.add_argument("--save", default=None, help="output folder (default runs/<dataset>/<method>/<arch>/pruned/"
                                                 "<variant>-seed<seed>-<settings hash>)")
@@ -213,6 +219,11 @@ def prune(method: str, *, batch_size: int = 64, argv=None):
 
     def run(args):
         distributed.refuse_under_torchrun("prune.py")
+        if getattr(args, "published", None):
+            return _build_published(args, method, pr, dataset)
+        if args.checkpoint is None:
+            raise UserError("give --checkpoint, the trained model to prune"
+                            + (f", or --published NAME ({', '.join(sorted(pr.published))})" if pr.published else ""))
         ckpt = load_checkpoint(args.checkpoint)
         _check_source(ckpt, args.checkpoint, method, pr.accepts)
         if ckpt["arm"] == "pruned":
@@ -227,6 +238,8 @@ def prune(method: str, *, batch_size: int = 64, argv=None):
         variant = pr.variant(args, ckpt)
         info = dataset_info(args.dataset)
         model = model_from_checkpoint(ckpt)
+        if pr.prepare:      # e.g. fold SSS's block scales, add the regression method's channel samplers
+            model = pr.prepare(args, model, ckpt) or model
         if pr.check:
             pr.check(args, model, input_size(info, args))
         save = run_dir_of(args, args.dataset, method, model.arch, "pruned", f"{variant}-seed{args.seed}")
@@ -236,11 +249,39 @@ def prune(method: str, *, batch_size: int = 64, argv=None):
     return main_guard(run, p, argv)
 
 
+def _build_published(args, method, pr, default_dataset):
+    """A published architecture of the method at its widths, freshly initialised, as a pruned checkpoint
+    (meta ``published``: it has no trained weights, so only Scratch-E/B take it)."""
+    if args.checkpoint is not None:
+        raise UserError("give --checkpoint or --published, not both")
+    args.dataset = args.dataset or default_dataset
+    if args.dataset is None:
+        raise UserError("--published needs --dataset")
+    args.seed = 0 if args.seed is None else args.seed
+    arch, cfg = pr.published[args.published]
+    info = dataset_info(args.dataset)
+    model = model_for(args.dataset, arch, cfg)
+    base = model_for(args.dataset, arch)
+    shape = input_size(info, args)
+    save = run_dir_of(args, args.dataset, method, arch, "pruned", f"{args.published}-seed{args.seed}")
+    with RunFolder(save, args, holds="result.json"):
+        seed_everything(args.seed)
+        base_params, base_flops = count_params(base), count_flops(base, shape)
+        meta = {"variant": args.published, "seed": args.seed, "base_cfg": list(base.cfg), "base_flops": base_flops,
+                "base_params": base_params, "published": True, "source": "published"}
+        result = write_pruned(save, model, None, dataset=args.dataset, method=method, meta=meta, input_size=shape,
+                              record={**{k: meta[k] for k in ("variant", "seed", "base_cfg", "published", "source")},
+                                      "base_params": base_params, "base_flops": base_flops}, args=args)
+    print(f"{method} {args.published} (published widths, fresh weights): params {base_params:,} -> "
+          f"{result['params']:,}; FLOPs {base_flops:,} -> {result['flops']:,} "
+          f"({base_flops / result['flops']:.3f}x fewer); train it with main_scratch.py --checkpoint "
+          f"{save / 'pruned.pt'}")
+    return result
+
+
 def _prune(args, method, pr, ckpt, model, variant, save, info):
     seed_everything(args.seed)
     device = resolve_device(args.device)
-    if pr.prepare:
-        pr.prepare(args, model, ckpt)
     model.to(device)
     train_loader, test_loader, _ = make_loaders(args.dataset, args.data_dir, args.batch_size, args.test_batch_size,
                                                 device=device, seed=args.seed, test_subset=args.test_subset,
@@ -273,12 +314,15 @@ def _prune(args, method, pr, ckpt, model, variant, save, info):
 
 # ----------------------------------------------------------------------------- fine-tune / scratch
 
-def _load_pruned(args, method, accepts):
+def _load_pruned(args, method, accepts, arm):
     ckpt = load_checkpoint(args.checkpoint)
     _check_source(ckpt, args.checkpoint, method, accepts)
     if ckpt["arm"] != "pruned":
         raise UserError(f"{args.checkpoint} is a {ckpt['arm']} checkpoint; give the pruned.pt written by prune.py")
     check_meta(ckpt, args.checkpoint, ("variant", "base_cfg"))
+    if arm == "finetune" and ckpt["meta"].get("published"):
+        raise UserError(f"{args.checkpoint} is a published architecture with fresh weights: nothing to fine-tune; "
+                        f"train it with main_scratch.py")
     args.dataset = _dataset_of(args, ckpt, args.checkpoint)
     if args.seed is None:
         args.seed = ckpt["meta"].get("seed", 1)
@@ -314,7 +358,7 @@ def _retrain(method: str, arm: str, argv, recipe, description, budget_cap=None):
         r.flags(p)
 
     def run(args):
-        ckpt = _load_pruned(args, method, accepts)
+        ckpt = _load_pruned(args, method, accepts, arm)
         seed_everything(args.seed)
         variant, mask = ckpt["meta"]["variant"], ckpt.get("mask")
         meta = {"variant": variant, "source": args.checkpoint}

@@ -93,6 +93,7 @@ def plot_data(rows, metric="best", x="auto", arms=None):
             for arm, runs in ar.items():
                 # per-arch runs (a method's own training, no variant) are the same at every x
                 per_arch = all(r.get("variant") is None for r in runs)
+                runs = [r for r in runs if r.get(key_acc) is not None]     # a published architecture has none
                 if arm == "baseline" or not runs or per_arch:
                     continue
                 if (arm not in arms) if arms else arm == "pruned":

@@ -174,7 +174,7 @@ def build_table(rows, metric="best", columns=()):
     for (dataset, method, arch, variant), arm_results in row_list:
         cells = [dataset, arch, variant]
         for a in arms:
-            cells.append(fmt_acc([r[key_acc] for r in arm_results.get(a, [])], usual_n))
+            cells.append(fmt_acc([r[key_acc] for r in arm_results.get(a, []) if r.get(key_acc) is not None], usual_n))
         pruned = pruned_runs(arm_results, arms)
         base = arm_results["baseline"]
         ref = pruned[0] if pruned else (base[0] if base else None)

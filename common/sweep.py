@@ -115,13 +115,21 @@ class Plan:
         return self._step(f"{source.arch} seed{source.seed} prune {variant}", m, source.arch, source.seed, "pruned",
                           f"{variant}-seed{source.seed}", argv, [source], output="pruned.pt")
 
-    def retrain(self, pruned: Step, method=None) -> list[Step]:
-        """Fine-tuning (when the table has fine-tuning epochs), Scratch-E and Scratch-B of ``pruned``."""
+    def published(self, name: str, arch: str, seed: int, method=None) -> Step:
+        """``prune.py --published NAME``: the method's published architecture, fresh weights (Scratch-E/B only)."""
+        m = method or self.method.name
+        argv = [self.script(m, "prune.py"), "--published", name, "--dataset", self.dataset, "--seed", seed]
+        return self._step(f"{arch} seed{seed} published {name}", m, arch, seed, "pruned", f"{name}-seed{seed}", argv,
+                          output="pruned.pt")
+
+    def retrain(self, pruned: Step, method=None, flags=(), finetune=True) -> list[Step]:
+        """Fine-tuning (when the table has fine-tuning epochs and ``finetune``), Scratch-E and Scratch-B of
+        ``pruned``; ``flags`` go to the from-scratch runs (e.g. a model's own lr)."""
         m = method or self.method.name
         tag = pruned.folder.name.rsplit("-", 1)[0]
         ckpt = ["--checkpoint", pruned.folder / pruned.output]
         steps = []
-        if self.ft_epochs > 0:
+        if self.ft_epochs > 0 and finetune:
             steps.append(self._step(f"{pruned.arch} seed{pruned.seed} finetune {tag}", m, pruned.arch, pruned.seed,
                                     "finetune", tag, [self.script(m, "main_finetune.py"), *ckpt, "--epochs",
                                                       self.ft_epochs, *self.data, *self.extra], [pruned]))
@@ -129,7 +137,7 @@ class Plan:
             steps.append(self._step(f"{pruned.arch} seed{pruned.seed} scratch-{budget} {tag}", m, pruned.arch,
                                     pruned.seed, f"scratch-{budget}", tag,
                                     [self.script(m, "main_scratch.py"), *ckpt, "--budget", budget, "--epochs",
-                                     self.epochs, *self.data, *self.extra], [pruned]))
+                                     self.epochs, *flags, *self.data, *self.extra], [pruned]))
         return steps
 
     def sequence(self, arch, seed, kind, variant, flags, *, source: Step | None = None, entry="main.py",

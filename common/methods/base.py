@@ -55,9 +55,12 @@ class Pruning:
     variant(args, ckpt) -> str               the pruned model's variant name (known before pruning)
     flags(parser), resolve(args, ckpt)       its flags; defaults and checks against the checkpoint
     check(args, model, input_size)           flags that do not fit the model: before any data is read
-    prepare(args, model, ckpt)               fold the method's training state into the model before it
-                                             is evaluated (e.g. SSS block scales)
+    prepare(args, model, ckpt) -> model|None  before the flags are checked against the model and it is
+                                             evaluated: fold the method's training state into it (SSS block
+                                             scales), or return the model it prunes (ResNet-50 with samplers)
     accepts                                  other methods whose trained checkpoints it prunes too
+    published                                the paper's pruned architectures, ``{name: (arch, cfg)}``:
+                                             ``prune.py --published NAME`` builds one for Scratch-E/B
     """
 
     run: Callable
@@ -67,6 +70,7 @@ class Pruning:
     check: Optional[Callable] = None
     prepare: Optional[Callable] = None
     accepts: tuple = ()
+    published: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

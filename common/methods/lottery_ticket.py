@@ -37,28 +37,34 @@ def variant(args, ckpt):
     return f"p{args.percent:g}" + ("-fc" if args.prune_linear else "")
 
 
+L1_ARCHS = "vgg16_mlp resnet56 resnet110"
+
+
 def table(t):
     """Per seed and lr: iterative magnitude pruning of every model, and one-shot L1-norm pruning (variant A)
     of every --l1-archs model, each a resumable sequence of rounds."""
-    rewind = ["--rewind-iters", *t.opts.rewind_iters.split()]
+    rewind = ["--rewind-iters", *(t.opts.rewind_iters or ("5000" if t.tree == "imagenet" else "0")).split()]
+    l1_archs = t.opts.l1_archs if t.opts.l1_archs is not None else ("" if t.tree == "imagenet" else L1_ARCHS)
     for seed in t.seeds:
         for lr in t.opts.lrs.split():
             for arch in t.archs:
                 t.sequence(arch, seed, "magnitude", f"lr{float(lr):g}",
                            ["--lr", lr, "--prune", "magnitude", "--rounds", t.opts.rounds, "--percent", t.opts.percent,
                             *rewind])
-            for arch in t.opts.l1_archs.split():
+            for arch in l1_archs.split():
                 t.sequence(arch, seed, "l1", f"lr{float(lr):g}",
                            ["--lr", lr, "--prune", "l1", "--variant", "A", *rewind],
                            cfg=False)
 
 
 def table_flags(p):
-    p.add_argument("--l1-archs", default="vgg16_mlp resnet56 resnet110", help="models of the L1-norm comparison")
+    p.add_argument("--l1-archs", default=None, help=f"models of the L1-norm comparison (default {L1_ARCHS}; "
+                                                    f"ImageNet: none)")
     p.add_argument("--lrs", default="0.1 0.01", help="learning rates (the paper's two)")
     p.add_argument("--rounds", default="5", help="magnitude pruning rounds (default 5)")
     p.add_argument("--percent", default="0.2", help="fraction of the remaining weights pruned per round")
-    p.add_argument("--rewind-iters", default="0", help="rewind points K (default 0 = the original initialisation)")
+    p.add_argument("--rewind-iters", default="", help="rewind points K (default 0 = the original initialisation; "
+                                                      "ImageNet 5000, about one epoch: late rewinding)")
 
 
 METHOD = Method(
@@ -68,5 +74,6 @@ METHOD = Method(
                     check=lambda args, model, size: lottery.l1_filter_mask(model, args.variant) if args.prune == "l1"
                     else None),
     scratch=SPARSE_SCRATCH,
-    table=Table(table, archs={"cifar": ["vgg16"]}, flags=table_flags, report={"columns": ["sparsity"]}, seeds=1),
+    table=Table(table, archs={"cifar": ["vgg16"], "imagenet": ["resnet18"]}, epochs={"cifar": 160, "imagenet": 90},
+                flags=table_flags, report={"columns": ["sparsity"]}, seeds=1),
 )

@@ -5,6 +5,8 @@ import time
 
 from common.cli import number_type, positive_float, positive_int
 from common.methods.base import Method, Pruned, Pruning, Table
+from common.methods.thinet import model_lr
+from common.models import build_model, default_cfg
 from common.pruning.regression import LASSO_ROWS, check_locations, plan_widths, regression_prune
 
 speedup = number_type(float, lambda v: v > 1.0, "the target speed-up must be > 1 (FLOPs divided by it)")
@@ -50,23 +52,59 @@ def prune(args, model, ckpt, data):
                            "locations": args.locations or "default", "seconds": round(time.perf_counter() - t0, 2)})
 
 
+M = "M"
+# The paper's pruned architectures, as the original code defines them (imagenet/regression-pruning/models).
+PUBLISHED = {
+    "vgg-5x": ("vgg16_nobn", [24, 22, M, 41, 51, M, 108, 89, 111, M, 184, 276, 228, M, 512, 512, 512, M]),
+    "resnet-2x": ("resnet50_sampled", [35, 64, 55, 101, 51, 39, 97, 50, 37, 144, 128, 106, 205, 105, 72, 198, 105, 72,
+                                       288, 128, 110, 278, 256, 225, 418, 209, 147, 407, 204, 158, 423, 212, 155,
+                                       412, 211, 148, 595, 256, 213, 606, 512, 433, 1222, 512, 437, 1147, 512, 440]),
+}
+PUBLISHED_FROM = {"vgg16_nobn": ("vgg-5x",), "resnet50": ("resnet-2x",)}
+SPEEDUP = {"vgg16_nobn": "5", "resnet50": "2"}          # the paper's ImageNet targets
+
+
+def add_samplers(args, model, ckpt):
+    """A ResNet-50 is pruned with a channel sampler in front of every bottleneck's first conv (Sec. 3.3):
+    the same network as ``resnet50_sampled`` selecting every channel, which the LASSO then prunes."""
+    if model.arch != "resnet50":
+        return None
+    full = default_cfg("resnet50_sampled")
+    cfg = [w for k in range(16) for w in (full[3 * k], model.cfg[2 * k], model.cfg[2 * k + 1])]
+    sampled = build_model("resnet50_sampled", model.num_classes, model.in_channels, cfg)
+    missing = sampled.load_state_dict(model.state_dict(), strict=False).missing_keys
+    assert all(k.endswith("select.index") for k in missing), missing
+    return sampled
+
+
 def table(t):
-    """LASSO channel pruning at each --speedups target, from the L1-norm baseline (shared)."""
+    """LASSO channel pruning at each --speedups target from the L1-norm recipe's baseline (shared); on
+    ImageNet at the paper's targets (VGG-16 5x, ResNet-50 2x), and the paper's pruned architectures."""
     for seed in t.seeds:
         for arch in t.archs:
-            base = t.train(arch, seed, method="l1-norm")
-            for s in t.opts.speedups.split():
-                t.retrain(t.prune(base, f"{s}x", ["--speedup", s, "--images", t.opts.images]))
+            lr = model_lr(t, arch)
+            base = t.train(arch, seed, method="l1-norm", flags=lr)
+            speedups = t.opts.speedups or (SPEEDUP.get(arch, "2") if t.tree == "imagenet" else "2")
+            for s in speedups.split():
+                t.retrain(t.prune(base, f"{s}x", ["--speedup", s, "--images", t.opts.images]), flags=lr)
+            if t.tree == "imagenet" and t.opts.published:
+                for name in PUBLISHED_FROM.get(arch, ()):
+                    t.retrain(t.published(name, PUBLISHED[name][0], seed), flags=lr, finetune=False)
 
 
 def table_flags(p):
-    p.add_argument("--speedups", default="2", help="target FLOPs reductions, one variant each (paper: 2, 4, 5)")
+    p.add_argument("--speedups", default="", help="target FLOPs reductions, one variant each (default 2; ImageNet: "
+                                                   "5 for VGG-16, 2 for ResNet-50, the paper's)")
     p.add_argument("--images", default="1000", help="sample images per pruning (default 1000)")
+    p.add_argument("--no-published", dest="published", action="store_false",
+                   help="ImageNet: leave out the paper's pruned architectures")
 
 
 METHOD = Method(
     name="regression", title="Channel Pruning for Accelerating Very Deep Neural Networks (He et al., ICCV 2017)",
-    pruning=Pruning(run=prune, flags=prune_flags, check=check, accepts=("l1-norm", "thinet"),
+    pruning=Pruning(run=prune, flags=prune_flags, check=check, accepts=("l1-norm", "thinet"), prepare=add_samplers,
+                    published=PUBLISHED,
                     variant=lambda args, ckpt: f"{args.speedup:g}x" + ("-all" if args.layers == "all" else "")),
-    table=Table(table, archs={"cifar": ["vgg16_mlp", "resnet56"]}, flags=table_flags),
+    table=Table(table, archs={"cifar": ["vgg16_mlp", "resnet56"], "imagenet": ["vgg16_nobn", "resnet50"]},
+                epochs={"cifar": 160, "imagenet": 90}, ft_epochs={"cifar": 40, "imagenet": 20}, flags=table_flags),
 )

@@ -4,6 +4,7 @@ The algorithm is ``common/pruning/slimming.py``."""
 import sys
 
 from common.cli import fraction, non_negative_float
+from common.data import dataset_info
 from common.errors import UserError
 from common.methods.base import Method, Pruned, Pruning, Retraining, Table, Training
 from common.pruning.slimming import SparsityHook, paper_lambda, paper_percents, slimming_prune
@@ -15,7 +16,7 @@ def sparsity_flag(p, default, what):
 
 def train_resolve(args):
     if args.sparsity is None:
-        args.sparsity = paper_lambda(args.arch)
+        args.sparsity = paper_lambda(args.arch, dataset_info(args.dataset).kind)
 
 
 def hooks(args, model, ckpt=None):
@@ -39,7 +40,7 @@ def prune_resolve(args, ckpt):
             raise UserError(f"{what}; train it with main.py --sparsity LAMBDA, or pass --force")
         print(f"warning: {what}; pruning anyway (--force)", file=sys.stderr)
     if args.percent is None:
-        args.percent = paper_percents(ckpt["arch"], ckpt["dataset"])[0]
+        args.percent = paper_percents(ckpt["arch"], ckpt["dataset"], dataset_info(ckpt["dataset"]).kind)[0]
 
 
 def prune(args, model, ckpt, data):
@@ -56,7 +57,7 @@ def table(t):
         for arch in t.archs:
             t.train(arch, seed, flags=["--sparsity", "0"])
             sparse = t.train(arch, seed, arm="sparsity", flags=sparsity)
-            for p in (t.opts.percents.split() if t.opts.percents else paper_percents(arch, t.dataset)):
+            for p in t.opts.percents.split() or paper_percents(arch, t.dataset, dataset_info(t.dataset).kind):
                 t.retrain(t.prune(sparse, f"p{float(p):g}", ["--percent", str(p)]))
 
 
@@ -76,5 +77,6 @@ METHOD = Method(
                     variant=lambda args, ckpt: f"p{args.percent:g}"),
     finetune=Retraining(flags=lambda p: sparsity_flag(p, 0.0, "L1 penalty on BN scales during fine-tuning "
                                                               "(default 0)"), hooks=hooks),
-    table=Table(table, archs={"cifar": ["vgg19", "preresnet164", "densenet40"]}, flags=table_flags),
+    table=Table(table, archs={"cifar": ["vgg19", "preresnet164", "densenet40"], "imagenet": ["vgg11_bn_slimming"]},
+                epochs={"cifar": 160, "imagenet": 90}, ft_epochs={"cifar": 40, "imagenet": 5}, flags=table_flags),
 )

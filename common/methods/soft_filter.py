@@ -24,7 +24,7 @@ def table(t):
     for seed in t.seeds:
         for arch in t.archs:
             t.train(arch, seed, flags=["--rate", "0"])
-            rates = (t.opts.rates.split() if t.opts.rates else
+            rates = (t.opts.rates.split() if t.opts.rates else ["0.3"] if t.tree == "imagenet" else
                      ["0.1", "0.2", "0.3"] + ["0.4"] * arch.endswith("resnet56"))
             for r in rates:
                 sfp = t.train(arch, seed, arm="sfp", variant=f"r{float(r):g}", flags=["--rate", r])
@@ -41,8 +41,9 @@ METHOD = Method(
         arm=lambda args: "sfp" if args.rate > 0 else "baseline",
         variant=lambda args: f"r{args.rate:g}" if args.rate > 0 else None)},
     pruning=Pruning(run=prune, resolve=resolve, variant=lambda args, ckpt: ckpt["meta"]["variant"]),
-    table=Table(table, archs={"cifar": ["sfp_resnet20", "sfp_resnet32", "sfp_resnet56", "sfp_resnet110"]},
-                epochs=200, ft_epochs=0,
+    table=Table(table, archs={"cifar": ["sfp_resnet20", "sfp_resnet32", "sfp_resnet56", "sfp_resnet110"],
+                              "imagenet": ["resnet50"]},
+                epochs={"cifar": 200, "imagenet": 100}, ft_epochs=0,
                 flags=lambda p: p.add_argument("--rates", default="", help="SFP rates P (default 0.1 0.2 0.3, "
                                                                             "and 0.4 for ResNet-56)")),
 )

@@ -39,15 +39,41 @@ def prune(args, model, ckpt, data):
     return Pruned(remove_blocks(model, report["removed"]), report)
 
 
+def _resnet50(stages):
+    """ResNet-50 with, per stage, ``(blocks kept, first block kept)`` (the rethinking README's notation):
+    the kept blocks are the first of the stage, the downsampling one skipped when it is not kept."""
+    cfg = []
+    for (kept, first), n, w in zip(stages, (3, 4, 6, 3), (64, 128, 256, 512)):
+        keep = set((range(n) if first else range(1, n))[:kept])
+        cfg += [x for b in range(n) for x in ((w, w) if b in keep else (0, 0))]
+    return cfg
+
+
+# The pruned ResNet-50s of the SSS paper (ImageNet), as the rethinking repo describes them.
+PUBLISHED = {"resnet-41": ("resnet50", _resnet50([(0, False), (4, True), (6, True), (3, True)])),
+             "resnet-32": ("resnet50", _resnet50([(1, False), (4, True), (4, True), (1, True)])),
+             "resnet-26": ("resnet50", _resnet50([(0, False), (2, False), (5, False), (1, True)]))}
+
+
 def table(t):
-    """Baseline, then SSS training at every gamma (default 0.02, 0.05, 0.1: three strengths, as the
-    paper's three depths)."""
+    """Baseline, then SSS training at every gamma (CIFAR default 0.02, 0.05, 0.1: three strengths, as the
+    paper's three depths; ImageNet default 0.01, the authors'), and on ImageNet the paper's ResNet-41/32/26."""
+    default = "0.01" if t.tree == "imagenet" else "0.02 0.05 0.1"
     for seed in t.seeds:
         for arch in t.archs:
             t.train(arch, seed, flags=["--gamma", "0"])
-            for g in (t.opts.gammas or "0.02 0.05 0.1").split():
+            for g in (t.opts.gammas or default).split():
                 trained = t.train(arch, seed, arm="sss", variant=f"g{float(g):g}", flags=["--gamma", g])
                 t.retrain(t.prune(trained, f"g{float(g):g}"))
+            if t.tree == "imagenet" and arch == "resnet50" and t.opts.published:
+                for name in PUBLISHED:
+                    t.retrain(t.published(name, "resnet50", seed), finetune=False)
+
+
+def table_flags(p):
+    p.add_argument("--gammas", default="", help="SSS penalties (default 0.02 0.05 0.1; ImageNet 0.01)")
+    p.add_argument("--no-published", dest="published", action="store_false",
+                   help="ImageNet: leave out the paper's ResNet-41/32/26")
 
 
 METHOD = Method(
@@ -58,8 +84,8 @@ METHOD = Method(
         else [],
         arm=lambda args: "sss" if args.gamma > 0 else "baseline",
         variant=lambda args: f"g{args.gamma:g}" if args.gamma > 0 else None)},
-    pruning=Pruning(run=prune, resolve=resolve, prepare=fold_scales,
+    pruning=Pruning(run=prune, resolve=resolve, prepare=fold_scales, published=PUBLISHED,
                     variant=lambda args, ckpt: ckpt["meta"]["variant"]),
-    table=Table(table, archs={"cifar": ["resnet56", "preresnet164"]},
-                flags=lambda p: p.add_argument("--gammas", default="", help="SSS penalties (default 0.02 0.05 0.1)")),
+    table=Table(table, archs={"cifar": ["resnet56", "preresnet164"], "imagenet": ["resnet50"]},
+                epochs={"cifar": 160, "imagenet": 100}, ft_epochs={"cifar": 40, "imagenet": 20}, flags=table_flags),
 )

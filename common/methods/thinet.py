@@ -61,14 +61,45 @@ def prune(args, model, ckpt, data):
                            "finetune_iters": args.finetune_iters, "seconds": round(time.perf_counter() - t0, 2)})
 
 
+M = "M"
+
+
+def _resnet50(widths):
+    """ResNet-50 cfg with conv1 and conv2 of every block of stage s at ``widths[s]``."""
+    return [w for w, n in zip(widths, (3, 4, 6, 3)) for _ in range(n) for w in (w, w)]
+
+
+# The paper's pruned architectures (the original code's imagenet/thinet/models).
+PUBLISHED = {
+    "thinet-conv": ("vgg16_nobn", [32, 32, M, 64, 64, M, 128, 128, 128, M, 256, 256, 256, M, 512, 512, 512, M]),
+    "thinet-gap": ("vgg16_gap", [32, 32, M, 64, 64, M, 128, 128, 128, M, 256, 256, 256, M, 512, 512, 512]),
+    "thinet-tiny": ("vgg16_gap", [16, 16, M, 32, 32, M, 64, 64, 64, M, 128, 128, 128, M, 128, 128, 256]),
+    "thinet-70": ("resnet50", _resnet50((44, 89, 179, 358))),
+    "thinet-50": ("resnet50", _resnet50((32, 64, 128, 256))),
+    "thinet-30": ("resnet50", _resnet50((19, 38, 76, 153))),
+}
+PUBLISHED_FROM = {"vgg16_nobn": ("thinet-conv", "thinet-gap", "thinet-tiny"),
+                  "resnet50": ("thinet-70", "thinet-50", "thinet-30")}
+
+
+def model_lr(t, arch):
+    """The ImageNet recipe's lr for a VGG without BN is 0.01 (the original's README), else the recipe's."""
+    return ["--lr", "0.01"] if t.tree == "imagenet" and arch.startswith("vgg") and "_bn" not in arch else []
+
+
 def table(t):
-    """ThiNet at each --rs rate, from the L1-norm baseline (the same CIFAR recipe, shared)."""
+    """ThiNet at each --rs rate from the L1-norm recipe's baseline (shared); on ImageNet also the paper's
+    pruned architectures of the models, trained from scratch as the original did."""
     for seed in t.seeds:
         for arch in t.archs:
-            base = t.train(arch, seed, method="l1-norm")
+            lr = model_lr(t, arch)
+            base = t.train(arch, seed, method="l1-norm", flags=lr)
             for r in t.opts.rs.split():
                 t.retrain(t.prune(base, f"r{r}", ["--r", r, "--images", t.opts.images,
-                                                  "--finetune-iters", t.opts.finetune_iters]))
+                                                  "--finetune-iters", t.opts.finetune_iters]), flags=lr)
+            if t.tree == "imagenet" and t.opts.published:
+                for name in PUBLISHED_FROM.get(arch, ()):
+                    t.retrain(t.published(name, PUBLISHED[name][0], seed), flags=lr, finetune=False)
 
 
 def table_flags(p):
@@ -76,13 +107,16 @@ def table_flags(p):
                                                "are ThiNet-70 / -30)")
     p.add_argument("--images", default="1000", help="sample images per pruning (default 1000)")
     p.add_argument("--finetune-iters", default="0", help="SGD steps between layers (default 0)")
+    p.add_argument("--no-published", dest="published", action="store_false",
+                   help="ImageNet: leave out the paper's pruned architectures")
 
 
 METHOD = Method(
     name="thinet", title="ThiNet: A Filter Level Pruning Method (Luo et al., ICCV 2017)",
-    pruning=Pruning(run=prune, flags=prune_flags, accepts=("l1-norm", "regression"),
+    pruning=Pruning(run=prune, flags=prune_flags, accepts=("l1-norm", "regression"), published=PUBLISHED,
                     variant=lambda args, ckpt: ("r" + "-".join(f"{v:g}" for v in args.r)
                                                 + ("-all" if args.layers == "all" else "")),
                     check=lambda args, model, size: thinet_plan(model, rate(args), args.layers, args.locations, size)),
-    table=Table(table, archs={"cifar": ["vgg16_mlp", "resnet56"]}, flags=table_flags),
+    table=Table(table, archs={"cifar": ["vgg16_mlp", "resnet56"], "imagenet": ["vgg16_nobn", "resnet50"]},
+                epochs={"cifar": 160, "imagenet": 90}, ft_epochs={"cifar": 40, "imagenet": 12}, flags=table_flags),
 )

@@ -8,8 +8,9 @@ Zeroing happens before training and after every epoch; in between the zeroed fil
 trained like any other, so they may grow back ("soft"). BN parameters are left alone.
 :class:`SoftFilterPruningHook` does this through the engine's epoch-end hook.
 
-Which layers (the original CIFAR code): every conv of the CIFAR ResNet -- the stem and both
-convs of every block; the classifier is not pruned; one rate for all.
+Which layers (the original code): every conv of the ResNet -- the stem and the convs of every
+block, not the projection shortcuts of the ImageNet ResNets; the classifier is not pruned; one
+rate for all.
 
 After training (:func:`remove_zero_filters`): a zero filter of a block's *first* conv can
 be physically removed (its output channel and the matching input slice of the block's
@@ -43,8 +44,10 @@ RECIPE = dict(epochs=200, lr=0.1, batch_size=128, weight_decay=5e-4, milestones=
 
 
 def sfp_layers(model: nn.Module) -> list[str]:
-    """Module names of the convs soft-pruned: every Conv2d (stem, both convs of each block)."""
-    return [n for n, m in model.named_modules() if isinstance(m, nn.Conv2d)]
+    """Module names of the convs soft-pruned: every Conv2d (stem, every conv of each block) but the
+    projection shortcuts (``downsample``; the SFP ImageNet code's ``--skip_downsample``; the CIFAR
+    ResNets have none)."""
+    return [n for n, m in model.named_modules() if isinstance(m, nn.Conv2d) and "downsample" not in n.split(".")]
 
 
 def filter_l2_norms(weight: torch.Tensor) -> torch.Tensor:

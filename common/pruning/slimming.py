@@ -38,15 +38,18 @@ from common.pruning.surgery import prune_channels
 PAPER_LAMBDA = {"vgg": 1e-4, "preresnet": 1e-5, "densenet": 1e-5}
 
 
-def paper_lambda(arch: str) -> float:
-    """lambda of the sparsity penalty for ``arch``: 1e-4 for VGG, 1e-5 otherwise."""
+def paper_lambda(arch: str, kind: str = "cifar") -> float:
+    """lambda of the sparsity penalty for ``arch``: 1e-4 for VGG, 1e-5 otherwise; 1e-5 on ImageNet."""
+    if kind == "imagenet":
+        return 1e-5
     return next((v for k, v in PAPER_LAMBDA.items() if arch.startswith(k)), 1e-5)
 
 
-def paper_percents(arch: str, dataset: str) -> tuple:
-    """Fractions of channels pruned: VGG 0.7 (0.5 on CIFAR-100), PreResNet and DenseNet 0.4 and 0.6."""
+def paper_percents(arch: str, dataset: str, kind: str = "cifar") -> tuple:
+    """Fractions of channels pruned: VGG 0.7 (0.5 on CIFAR-100 and ImageNet), PreResNet and DenseNet 0.4
+    and 0.6."""
     if arch.startswith("vgg"):
-        return (0.5,) if dataset == "cifar100" else (0.7,)
+        return (0.5,) if dataset == "cifar100" or kind == "imagenet" else (0.7,)
     return (0.4, 0.6)
 
 

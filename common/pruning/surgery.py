@@ -103,7 +103,7 @@ def prune_channels(model: nn.Module, keep: dict) -> nn.Module:
 def zero_channels(model: nn.Module, keep: dict) -> nn.Module:
     """Zero, in place, every channel *not* kept: producer filters, bias, BN weight and bias, and the
     same for the depthwise convs passing them on (for a selection group: the BN weight and bias of
-    the selected channels dropped).
+    the selected channels dropped; for a sampler without a BN, the consumers' input weights).
 
     The zeroed channels then output exactly 0 after BN (and ReLU), so the model computes
     what :func:`prune_channels` with the same ``keep`` computes -- the check surgery is
@@ -115,6 +115,10 @@ def zero_channels(model: nn.Module, keep: dict) -> nn.Module:
         group = groups[name]
         drop = torch.ones(group.size, dtype=torch.bool)
         drop[_check_keep(group, idx)] = False
+        if group.selection is not None and group.bn is None:   # a sampler: the consumers stop reading them
+            for name in group.consumers:
+                modules[name].weight[:, drop.to(modules[name].weight.device)] = 0
+            continue
         if group.selection is not None:  # the BN is wider: its channels are selection.index
             bn_channels = modules[group.selection].index[drop.to(modules[group.selection].index.device)]
             modules[group.bn].weight[bn_channels] = 0

@@ -112,7 +112,8 @@ def test_bad_flags_are_one_line_and_write_nothing(tmp_path):
     data = ["--data-dir", tmp_path / "data"]
     cases = [
         (["--arch", "resnet57"], ["unknown arch 'resnet57'"]),
-        (["--dataset", "imagenet"], ["invalid choice: 'imagenet'"]),
+        (["--dataset", "imagenet"], ["vgg16_mlp is built for cifar datasets and imagenet is an imagenet dataset"]),
+        (["--dataset", "imagenet2"], ["invalid choice: 'imagenet2'"]),
         (["--epochs", "-1"], ["--epochs", "must be >= 0"]),
         (["--arch", "resnet20", "--cfg", "[16, 16]"], ["cfg does not fit resnet20"]),
         (["--cfg", "[1, 2"], ["--cfg is not valid JSON"]),

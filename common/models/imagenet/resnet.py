@@ -14,6 +14,11 @@ computes the same logits. Init as torchvision: conv He normal (fan-out), BN 1 an
 
 ``resnet34_narrow`` is ResNet-34 at a quarter of the widths (stages 16/32/64/128, stem 16): the
 ImageNet code path at CIFAR cost, for quick runs (the ImageNet quick start) and tests.
+
+``resnet50_sampled`` is ResNet-50 with a channel sampler in front of every bottleneck's first conv
+(He et al. 2017, Sec. 3.3: the first conv reads a subset of the block's input, the shortcut all of
+it): a :class:`~common.models.layers.ChannelSelection`, its kept channels the first of three cfg
+entries per block (48 in all), then conv1's and conv2's outputs.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from __future__ import annotations
 import torch.nn as nn
 
 from common.errors import UserError
+from common.models.layers import ChannelSelection
 from common.models.protocol import ChannelGroup, ResidualBranch
 from common.models.registry import check_widths, register_arch
 
@@ -65,8 +71,13 @@ class Bottleneck(nn.Module):
         super().__init__()
         out_planes = planes * self.expansion
         self.has_branch = widths[0] > 0
+        self.sampled = len(widths) == 3             # (sampled input channels, conv1 out, conv2 out)
+        conv1_in = in_planes
+        if self.has_branch and self.sampled:
+            self.select = ChannelSelection(in_planes, widths[0])
+            conv1_in, widths = widths[0], widths[1:]
         if self.has_branch:
-            self.conv1 = nn.Conv2d(in_planes, widths[0], 1, bias=False)
+            self.conv1 = nn.Conv2d(conv1_in, widths[0], 1, bias=False)
             self.bn1 = nn.BatchNorm2d(widths[0])
             self.conv2 = nn.Conv2d(widths[0], widths[1], 3, stride=stride, padding=1, bias=False)
             self.bn2 = nn.BatchNorm2d(widths[1])
@@ -82,18 +93,18 @@ class Bottleneck(nn.Module):
         identity = self.shortcut(x)
         if not self.has_branch:
             return self.relu(identity)
-        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn1(self.conv1(self.select(x) if self.sampled else x)))
         out = self.relu(self.bn2(self.conv2(out)))
         return self.relu(self.bn3(self.conv3(out)) + identity)
 
 
 class ImageNetResNet(nn.Module):
-    def __init__(self, cfg, num_classes=1000, in_channels=3, depth=50, width=64):
+    def __init__(self, cfg, num_classes=1000, in_channels=3, depth=50, width=64, sampled=False):
         super().__init__()
         kind, blocks = DEPTHS[depth]
         planes_of = [width * 2 ** s for s in range(4)]
         block = BasicBlock if kind == "basic" else Bottleneck
-        per = 1 if kind == "basic" else 2
+        per = 1 if kind == "basic" else 3 if sampled else 2
         self.per_block, self.blocks = per, blocks
         self.conv1 = nn.Conv2d(in_channels, width, 7, stride=2, padding=3, bias=False)
         self.bn1 = nn.BatchNorm2d(width)
@@ -132,6 +143,9 @@ class ImageNetResNet(nn.Module):
     def residual_branches(self) -> list[ResidualBranch]:
         last = "conv2" if self.per_block == 1 else "conv3"
         end = "bn2" if self.per_block == 1 else "bn3"
+        if self.per_block == 3:
+            return [ResidualBranch(blk, f"{blk}.bn3", (k, k + 1, k + 2), f"{blk}.conv3")
+                    for blk, _, k in self.block_names() if self.cfg[k] > 0]
         return [ResidualBranch(blk, f"{blk}.{end}", tuple(range(k, k + self.per_block)), f"{blk}.{last}")
                 for blk, _, k in self.block_names() if self.cfg[k] > 0]
 
@@ -143,6 +157,10 @@ class ImageNetResNet(nn.Module):
             if self.cfg[k] == 0:
                 continue
             first = s > 0 and blk.endswith(".0")
+            if self.per_block == 3:         # the sampler (read by conv1, no BN of its own), then as below
+                groups.append(ChannelGroup(f"{blk}.select", k, self.cfg[k], None, None, (f"{blk}.conv1",),
+                                           stage=s - 1 if first else s, selection=f"{blk}.select"))
+                k += 1
             if self.per_block == 1:
                 groups.append(ChannelGroup(f"{blk}.conv1", k, self.cfg[k], f"{blk}.conv1", f"{blk}.bn1",
                                            (f"{blk}.conv2",), stage=s))
@@ -154,31 +172,42 @@ class ImageNetResNet(nn.Module):
         return groups
 
 
-def default_cfg_for(depth: int, width: int = 64) -> list[int]:
+def default_cfg_for(depth: int, width: int = 64, sampled: bool = False) -> list[int]:
     kind, blocks = DEPTHS[depth]
-    per = 1 if kind == "basic" else 2
-    return [width * 2 ** s for s, n in enumerate(blocks) for _ in range(n) for _ in range(per)]
+    if kind == "basic":
+        return [width * 2 ** s for s, n in enumerate(blocks) for _ in range(n)]
+    cfg, in_planes = [], width
+    for s, n in enumerate(blocks):
+        for _ in range(n):
+            cfg += ([in_planes] if sampled else []) + [width * 2 ** s] * 2
+            in_planes = width * 2 ** s * 4
+    return cfg
 
 
-def _validate(arch: str, cfg, depth: int):
-    kind, blocks = DEPTHS[depth]
-    per = 1 if kind == "basic" else 2
-    check_widths(arch, cfg, expected_len=per * sum(blocks), min_width=0)
+def _validate(arch: str, cfg, depth: int, sampled: bool = False):
+    full = default_cfg_for(depth, sampled=sampled)
+    per = 1 if DEPTHS[depth][0] == "basic" else 3 if sampled else 2
+    check_widths(arch, cfg, expected_len=len(full), min_width=0)
     for i in range(0, len(cfg), per):
-        pair = cfg[i:i + per]
-        if 0 in pair and any(pair):
-            raise UserError(f"cfg does not fit {arch}: block {i // per} is {pair}; a bottleneck's two widths are "
-                            f"both >= 1, or both 0 for a block without a residual branch")
+        widths = cfg[i:i + per]
+        if 0 in widths and any(widths):
+            raise UserError(f"cfg does not fit {arch}: block {i // per} is {widths}; a bottleneck's widths are "
+                            f"all >= 1, or all 0 for a block without a residual branch")
+        if sampled and widths[0] > full[i]:
+            raise UserError(f"cfg does not fit {arch}: block {i // per} samples {widths[0]} of its {full[i]} "
+                            f"input channels")
 
 
-def _register(name: str, depth: int, width: int = 64):
+def _register(name: str, depth: int, width: int = 64, sampled: bool = False, what: str = ""):
     register_arch(name, "imagenet",
-                  lambda cfg, num_classes, in_channels: ImageNetResNet(cfg, num_classes, in_channels, depth, width),
-                  lambda: default_cfg_for(depth, width), lambda cfg: _validate(name, cfg, depth),
-                  f"ImageNet ResNet-{depth} (torchvision layout{'' if width == 64 else f', stage widths x{width}/64'})"
-                  f", cfg = {len(default_cfg_for(depth))} inner widths")
+                  lambda cfg, num_classes, in_channels: ImageNetResNet(cfg, num_classes, in_channels, depth, width,
+                                                                       sampled),
+                  lambda: default_cfg_for(depth, width, sampled), lambda cfg: _validate(name, cfg, depth, sampled),
+                  f"ImageNet ResNet-{depth} (torchvision layout{what}), cfg = "
+                  f"{len(default_cfg_for(depth, sampled=sampled))} widths")
 
 
 for _depth in DEPTHS:
     _register(f"resnet{_depth}", _depth)
-_register("resnet34_narrow", 34, width=16)
+_register("resnet34_narrow", 34, width=16, what=", stage widths 16/32/64/128")
+_register("resnet50_sampled", 50, sampled=True, what=", a channel sampler before every first conv")

@@ -9,6 +9,9 @@ and the classifier read ``cfg_last x 7 x 7`` features.
   (classifier 25088 -> 4096 -> 4096 -> classes, ReLU and dropout between): same state-dict keys, so the
   full-width models load torchvision's state dicts strictly and compute the same logits. (The name
   ``vgg16`` is the CIFAR model's.)
+* ``vgg16_gap`` -- VGG-16 (no BN) without its last pool and with ThiNet's global-average-pooling head
+  (Luo et al. 2017, ThiNet-GAP and ThiNet-Tiny): a 14x14 average pool, then ``Linear(cfg_last,
+  classes)``. Default cfg: VGG-16's convs, full width.
 * ``vgg11_bn_slimming`` -- the VGG-11 of Network Slimming's ImageNet code (Liu et al. 2017): conv +
   BN + ReLU, then Linear -> BN1d -> ReLU -> Linear -> BN1d -> ReLU -> Linear, no dropout; the two
   hidden widths are the last two cfg entries and are pruned too. BN scales (2d and 1d) start at
@@ -47,8 +50,10 @@ class ImageNetVGG(nn.Module):
         self.head = head
         convs = cfg[:-2] if head == "slimming" else cfg
         self.features, c = _features(convs, in_channels, bn)
-        self.avgpool = nn.AdaptiveAvgPool2d((7, 7))
-        if head == "slimming":
+        self.avgpool = nn.AdaptiveAvgPool2d(1 if head == "gap" else (7, 7))
+        if head == "gap":           # the original pools 14x14 windows of the 14x14 map: the global mean
+            self.classifier = nn.Sequential(nn.Linear(c, num_classes))
+        elif head == "slimming":
             h1, h2 = cfg[-2:]
             self.classifier = nn.Sequential(nn.Linear(c * 49, h1), nn.BatchNorm1d(h1), nn.ReLU(inplace=True),
                                             nn.Linear(h1, h2), nn.BatchNorm1d(h2), nn.ReLU(inplace=True),
@@ -77,10 +82,10 @@ class ImageNetVGG(nn.Module):
         layers of the classifier."""
         convs = [(i, m) for i, m in enumerate(self.features) if isinstance(m, nn.Conv2d)]
         width_idx = [i for i, v in enumerate(self.cfg) if v != "M"]
-        groups = []
+        groups, first = [], "classifier.0"
         for k, (pos, conv) in enumerate(convs):
             bn = f"features.{pos + 1}" if isinstance(self.features[pos + 1], nn.BatchNorm2d) else None
-            consumer = f"features.{convs[k + 1][0]}" if k + 1 < len(convs) else "classifier.0"
+            consumer = f"features.{convs[k + 1][0]}" if k + 1 < len(convs) else first
             groups.append(ChannelGroup(f"features.{pos}", width_idx[k], conv.out_channels, f"features.{pos}", bn,
                                        (consumer,), stage=self.cfg[:width_idx[k]].count("M")))
         if self.head == "slimming":
@@ -103,6 +108,8 @@ def _register(name, pattern, bn, head, what):
 
 
 _register("vgg11_bn", VGG11, True, "torchvision", "ImageNet VGG-11 with BN (torchvision's vgg11_bn)")
+_register("vgg16_gap", VGG16[:-1], False, "gap", "ImageNet VGG-16 without BN and its last pool, with ThiNet's "
+          "global-average-pooling head")
 _register("vgg16_nobn", VGG16, False, "torchvision", "ImageNet VGG-16 without BN (torchvision's vgg16)")
 _register("vgg16_bn", VGG16, True, "torchvision", "ImageNet VGG-16 with BN (torchvision's vgg16_bn)")
 _register("vgg11_bn_slimming", VGG11 + [HIDDEN, HIDDEN], True, "slimming",
