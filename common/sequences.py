@@ -61,12 +61,12 @@ def _train(args, run_dir: Path, model, **kw):
 
 # ----------------------------------------------------------------------------- Lottery Ticket
 
-def lottery_sequence(method: str = "lottery-ticket", *, arch="vgg16", epochs=160, lr=0.1, batch_size=64,
-                 weight_decay=1e-4, description=None, argv=None):
+def lottery_sequence(method: str = "lottery-ticket", *, arch="vgg16", dataset="cifar10", epochs=160, lr=0.1,
+                     batch_size=64, weight_decay=1e-4, rewind_iters=0, description=None, argv=None, **recipe):
     p = ArgumentParser(description=recipe_doc(description or "Lottery Ticket: winning ticket vs random re-init"))
     add_model_args(p, arch)
-    add_data_args(p, "cifar10")
-    add_train_args(p, epochs=epochs, lr=lr, batch_size=batch_size, weight_decay=weight_decay)
+    add_data_args(p, dataset)
+    add_train_args(p, epochs=epochs, lr=lr, batch_size=batch_size, weight_decay=weight_decay, **recipe)
     p.add_argument("--save", default=None, help="the sequence's folder (default runs/<dataset>/lottery-ticket/<arch>/"
                                                 "<magnitude|l1>/lr<LR>-seed<S>-<settings hash>)")
     p.add_argument("--prune", choices=("magnitude", "l1"), default="magnitude",
@@ -77,7 +77,7 @@ def lottery_sequence(method: str = "lottery-ticket", *, arch="vgg16", epochs=160
                    help="fraction of the remaining weights pruned per round, in [0, 1) (default 0.2)")
     p.add_argument("--prune-linear", action="store_true", help="also prune linear weights (open_lth)")
     p.add_argument("--variant", choices=("A", "B"), default="A", help="L1-norm configuration (--prune l1)")
-    p.add_argument("--rewind-iters", type=non_negative_int, nargs="+", default=[0], metavar="K",
+    p.add_argument("--rewind-iters", type=non_negative_int, nargs="+", default=[rewind_iters], metavar="K",
                    help="reset tickets to theta_K, the weights after K iterations of the dense run, and "
                         "train them from iteration K on (0 = the original initialisation; several values run "
                         "several sequences)")

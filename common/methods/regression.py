@@ -74,7 +74,7 @@ def add_samplers(args, model, ckpt):
     sampled = build_model("resnet50_sampled", model.num_classes, model.in_channels, cfg)
     missing = sampled.load_state_dict(model.state_dict(), strict=False).missing_keys
     assert all(k.endswith("select.index") for k in missing), missing
-    return sampled
+    return sampled.to(next(model.parameters()).device).train(model.training)
 
 
 def table(t):

@@ -12,8 +12,9 @@ in its 3x3 conv, as torchvision's v1.5), global average pool, Linear. State-dict
 torchvision's: the full-width model loads ``torchvision.models.resnet50()``'s state dict strictly and
 computes the same logits. Init as torchvision: conv He normal (fan-out), BN 1 and 0.
 
-``resnet34_narrow`` is ResNet-34 at a quarter of the widths (stages 16/32/64/128, stem 16): the
-ImageNet code path at CIFAR cost, for quick runs (the ImageNet quick start) and tests.
+``resnet34_narrow`` and ``resnet50_narrow`` are ResNet-34 and -50 at a quarter of the widths (stages
+16/32/64/128, stem 16): the ImageNet code path at CIFAR cost, for quick runs (the ImageNet quick
+start) and tests.
 
 ``resnet50_sampled`` is ResNet-50 with a channel sampler in front of every bottleneck's first conv
 (He et al. 2017, Sec. 3.3: the first conv reads a subset of the block's input, the shortcut all of
@@ -210,4 +211,5 @@ def _register(name: str, depth: int, width: int = 64, sampled: bool = False, wha
 for _depth in DEPTHS:
     _register(f"resnet{_depth}", _depth)
 _register("resnet34_narrow", 34, width=16, what=", stage widths 16/32/64/128")
+_register("resnet50_narrow", 50, width=16, what=", stage widths 16/32/64/128 (x4 out)")
 _register("resnet50_sampled", 50, sampled=True, what=", a channel sampler before every first conv")
