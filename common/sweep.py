@@ -68,6 +68,7 @@ class Plan:
         args.dataset = args.dataset or DEFAULT_DATASET[tree]                  # the tree's defaults
         args.epochs = args.epochs or method.table.default("epochs", tree)
         args.ft_epochs = method.table.default("ft_epochs", tree) if args.ft_epochs is None else args.ft_epochs
+        args.seeds = args.seeds or method.table.default("seeds", tree)
         self.dataset, self.runs = args.dataset, Path(args.runs)
         self.archs = args.archs.split() if args.archs else list(method.table.archs.get(tree, []))
         self.seeds = list(range(1, args.seeds + 1))
@@ -252,7 +253,7 @@ def parser(method) -> argparse.ArgumentParser:
     p.add_argument("--dataset", default=None, choices=sorted(DATASETS),
                    help="default cifar10 (cifar tree), imagenet (imagenet tree)")
     p.add_argument("--archs", default="", help=f"models (default {trees})")
-    p.add_argument("--seeds", type=positive_int, default=table.seeds, help=f"seeds 1..N (default {table.seeds})")
+    p.add_argument("--seeds", type=positive_int, default=None, help=f"seeds 1..N (default {table.seeds})")
     p.add_argument("--epochs", type=positive_int, default=None, help=f"default the recipe's ({table.epochs})")
     p.add_argument("--ft-epochs", type=int, default=None,
                    help=f"fine-tuning epochs, 0 = no fine-tuning arm (default {table.ft_epochs})")

@@ -93,7 +93,7 @@ class Table:
     build(t)      adds the steps (``t.train``, ``t.prune``, ``t.retrain``, ``t.sequence``)
     archs         the paper's models, per tree (``{"cifar": [...]}``)
     epochs, ft_epochs   the training and fine-tuning epochs of the recipes (per tree if they differ)
-    seeds         how many seeds by default
+    seeds         how many seeds by default (per tree if they differ)
     flags(parser) the table's own flags (e.g. ``--percents``)
     report        options of the printed table (``metric``, ``columns``)
     """
@@ -104,10 +104,10 @@ class Table:
     ft_epochs: object = 40
     flags: Flags = None
     report: dict = field(default_factory=dict)
-    seeds: int = 5
+    seeds: object = field(default_factory=lambda: {"cifar": 5, "imagenet": 1})   # the papers': 5 runs / one
 
     def default(self, name: str, tree: str):
-        """``epochs`` / ``ft_epochs`` of ``tree``."""
+        """``epochs`` / ``ft_epochs`` / ``seeds`` of ``tree``."""
         value = getattr(self, name)
         return value.get(tree) if isinstance(value, dict) else value
 

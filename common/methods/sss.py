@@ -4,15 +4,25 @@ The algorithm is ``common/pruning/sss.py``."""
 import sys
 
 from common.cli import non_negative_float
+from common.data import dataset_info
 from common.errors import UserError
 from common.methods.base import Method, Pruned, Pruning, Table, Training
 from common.pruning.sss import (DEFAULT_GAMMA, SparseStructureHook, fold_lambdas_, lambdas_from_checkpoint,
                                 remove_blocks, sss_report)
 
 
+IMAGENET_GAMMA = 0.01      # the authors' (their model resnet-50-sss-0.01)
+
+
 def train_flags(p):
-    p.add_argument("--gamma", type=non_negative_float, default=DEFAULT_GAMMA,
-                   help=f"L1 penalty on the block scales (default {DEFAULT_GAMMA}); 0 = plain baseline")
+    p.add_argument("--gamma", type=non_negative_float, default=None,
+                   help=f"L1 penalty on the block scales (default {DEFAULT_GAMMA}; ImageNet {IMAGENET_GAMMA}); "
+                        f"0 = plain baseline")
+
+
+def train_resolve(args):
+    if args.gamma is None:
+        args.gamma = IMAGENET_GAMMA if dataset_info(args.dataset).kind == "imagenet" else DEFAULT_GAMMA
     p.add_argument("--lambda-momentum", type=non_negative_float, default=0.9,
                    help="momentum mu of the proximal update of the scales (default 0.9)")
 
@@ -58,7 +68,7 @@ PUBLISHED = {"resnet-41": ("resnet50", _resnet50([(0, False), (4, True), (6, Tru
 def table(t):
     """Baseline, then SSS training at every gamma (CIFAR default 0.02, 0.05, 0.1: three strengths, as the
     paper's three depths; ImageNet default 0.01, the authors'), and on ImageNet the paper's ResNet-41/32/26."""
-    default = "0.01" if t.tree == "imagenet" else "0.02 0.05 0.1"
+    default = str(IMAGENET_GAMMA) if t.tree == "imagenet" else "0.02 0.05 0.1"
     for seed in t.seeds:
         for arch in t.archs:
             t.train(arch, seed, flags=["--gamma", "0"])
@@ -79,7 +89,7 @@ def table_flags(p):
 METHOD = Method(
     name="sss", title="Data-Driven Sparse Structure Selection for Deep Neural Networks (Huang & Wang, ECCV 2018)",
     trainings={"main": Training(
-        flags=train_flags,
+        flags=train_flags, resolve=train_resolve,
         hooks=lambda args, model: [SparseStructureHook(model, args.gamma, args.lambda_momentum)] if args.gamma > 0
         else [],
         arm=lambda args: "sss" if args.gamma > 0 else "baseline",

@@ -242,7 +242,8 @@ def plan_widths(model: nn.Module, speedup: float, input_size, layers="paper", de
         for g in groups:
             kept = kept_of[g.name] / g.size
             for name in (g.producer, *g.consumers):
-                scale[name] *= kept
+                if name is not None:        # a sampler (selection) has no producer: only its consumer shrinks
+                    scale[name] *= kept
         return sum(m * scale[name] for name, m in macs.items())
 
     target = flops(1.0) / speedup

@@ -15,7 +15,7 @@ from common.flops import count_flops
 from common.methods import METHODS
 from common.models import build_model
 from common.pruning.l1norm import l1_prune
-from common.pruning.regression import regression_prune
+from common.pruning.regression import plan_widths, regression_prune
 from common.pruning.slimming import slimming_prune
 from common.pruning.sss import SparseStructureHook, lambdas_from_checkpoint, sss_prune
 from common.pruning.thinet import thinet_prune
@@ -119,6 +119,11 @@ def test_the_regression_method_prunes_resnet50_through_channel_samplers():
         torch.testing.assert_close(sampled(x), model(x))           # selecting every channel changes nothing
     names = [g.name for g in sampled.channel_groups()][:3]
     assert names == ["layer1.0.select", "layer1.0.conv1", "layer1.0.conv2"]
+    plan = plan_widths(sampled, 2.0, (3, 224, 224))              # ResNet-50-2x: the samplers shrink too
+    cfg = [plan.get(g.name, g.size) for g in sampled.channel_groups()]
+    assert len(plan) == 48 and cfg[0] < 64
+    ratio = count_flops(sampled, (3, 224, 224)) / count_flops(build_model("resnet50_sampled", 10, 3, cfg), (3, 224, 224))
+    assert 2.0 <= ratio < 2.05
     widths = {"layer2.1.select": 300, "layer2.1.conv1": 64}
     pruned, report = regression_prune(sampled, [x.repeat(4, 1, 1, 1)], widths=widths, log=lambda s: None)
     assert pruned.cfg[12:15] == [300, 64, 128] and [r["layer"] for r in report] == list(widths)
