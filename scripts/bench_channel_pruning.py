@@ -1,15 +1,24 @@
 #!/usr/bin/env python
-"""Time ``prune.py`` of ThiNet and of regression pruning on VGG-16 with CIFAR-shaped data.
+"""Time ``prune.py`` of ThiNet and of regression pruning, and their peak memory.
 
-Writes a CIFAR-10 of random images in the real on-disk format (50,000 train / 10,000 test by
-default) and a VGG-16 (``vgg16_mlp``) baseline checkpoint, then runs each method's ``prune.py``
-with its default sample counts (1,000 images, 10 locations per image) in a fresh process and
-prints: wall time of the whole command (data loading, the test-set evaluations before and after,
-pruning, saving), the method's own time (reading the sample images, then sampling, selecting and
-least squares layer by layer) and the process's peak resident memory.
+CIFAR mode (default): writes a CIFAR-10 of random images in the real on-disk format (50,000 train /
+10,000 test by default) and a VGG-16 (``vgg16_mlp``) baseline checkpoint, then runs each method's
+``prune.py`` with its default sample counts (1,000 images, 10 locations per image).
+
+ImageNet mode (``--imagenet``): writes an ImageNet-layout folder of 1,000 classes of photo-sized JPEGs
+(500x375) and full-width VGG-16 (no BN) and ResNet-50 baselines (random weights: the cost does not
+depend on them), then runs ``imagenet/<method>/prune.py`` at 224x224 on each -- ThiNet-Conv (r 0.5)
+and ThiNet-50 (r 0.5), VGG-16-5x and ResNet-50-2x -- with ``--images N`` sample images (the papers
+use 10,000 and 5,000; default 100 here) and ``--test-subset`` validation images.
+
+Each runs in a fresh process; printed: wall time of the whole command (data, the evaluations before
+and after, pruning, saving), the method's own time, the time of every pruned layer and the
+process's peak resident memory.
 
     python scripts/bench_channel_pruning.py [--methods thinet regression] [--threads N]
                                             [--train-images 50000] [--test-images 10000] [--keep DIR]
+    python scripts/bench_channel_pruning.py --imagenet [--archs vgg16_nobn resnet50] [--images 100]
+                                            [--test-subset 20] [--batch-size 32] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -63,6 +72,84 @@ def write_baseline(path: Path):
     save_checkpoint(make_checkpoint(model, "cifar10", "l1-norm", "baseline", meta={"seed": 1}), path)
 
 
+def write_imagenet(root: Path, classes: int = 1000, seed: int = 0):
+    """One 500x375 JPEG per class in train/ and val/ (photo-like: smooth colour fields plus grain)."""
+    import torch
+    import torch.nn.functional as F
+    from torchvision.io import encode_jpeg, write_file
+
+    g = torch.Generator().manual_seed(seed)
+    for split in ("train", "val"):
+        for k in range(classes):
+            folder = root / split / f"n{k:08d}"
+            folder.mkdir(parents=True, exist_ok=True)
+            low = torch.rand(1, 3, 6, 8, generator=g)
+            image = F.interpolate(low, size=(375, 500), mode="bicubic", align_corners=False)[0]
+            image = (image + 0.08 * torch.randn(image.shape, generator=g)).clamp(0, 1)
+            write_file(str(folder / "0.JPEG"), encode_jpeg((image * 255).to(torch.uint8), quality=90))
+
+
+def write_imagenet_baseline(path: Path, arch: str):
+    import torch
+
+    from common.checkpoint import make_checkpoint, save_checkpoint
+    from common.models import build_model
+
+    torch.manual_seed(0)
+    save_checkpoint(make_checkpoint(build_model(arch, 1000, 3), "imagenet", "pretrained", "baseline",
+                                    meta={"seed": 1}), path)
+
+
+def run_prune(cmd, env, out):
+    """Run one prune.py in a fresh process; ``(wall seconds, peak RSS GiB, result)``."""
+    t = time.perf_counter()
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env)
+    wall = time.perf_counter() - t
+    if r.returncode != 0:
+        print(r.stdout[-2000:], r.stderr[-2000:], sep="\n")
+        raise SystemExit(f"{' '.join(cmd[3:5])} failed (exit {r.returncode})")
+    rss = int(next(line.split()[1] for line in r.stdout.splitlines() if line.startswith("PEAK_RSS_KIB")))
+    print("\n== " + " ".join(cmd[3:]))
+    print("\n".join(line for line in r.stdout.splitlines() if "->" in line or "FLOPs" in line))
+    return wall, rss / 2**20, json.loads((out / "result.json").read_text())
+
+
+def imagenet_mode(args, work, env):
+    t0 = time.perf_counter()
+    if not (work / "imagenet" / "val").is_dir():
+        write_imagenet(work / "imagenet")
+    for arch in args.archs:
+        if not (work / f"{arch}.pt").is_file():
+            write_imagenet_baseline(work / f"{arch}.pt", arch)
+    print(f"1,000-class ImageNet-layout JPEG folder and baselines ({', '.join(args.archs)}) ready in "
+          f"{time.perf_counter() - t0:.1f}s; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    speedup = {"vgg16_nobn": "5", "resnet50": "2"}          # VGG-16-5x and ResNet-50-2x
+    rows = []
+    for arch in args.archs:
+        for method in args.methods:
+            extra = ["--r", "0.5"] if method == "thinet" else ["--speedup", speedup[arch]]
+            out = work / f"{method}-{arch}"
+            cmd = [sys.executable, "-c", WRAPPER, str(ROOT / f"imagenet/{method}/prune.py"),
+                   "--checkpoint", str(work / f"{arch}.pt"), "--data-dir", str(work / "imagenet"), "--save", str(out),
+                   "--device", "cpu", "--images", str(args.images), "--test-subset", str(args.test_subset),
+                   "--batch-size", str(args.batch_size), *extra]
+            import shutil
+            shutil.rmtree(out, ignore_errors=True)
+            wall, rss, result = run_prune(cmd, env, out)
+            layers = result["report"]["layers"]
+            slowest = max(layers, key=lambda r: r["seconds"])
+            rows.append((method, arch, wall, result["report"]["seconds"], rss, len(layers), slowest["layer"],
+                         slowest["seconds"], result["flops_reduction"]))
+    print("\n| method | model | prune.py wall (s) | of which pruning (s) | peak RSS (GiB) | layers | slowest layer (s) "
+          "| FLOPs reduction |")
+    print("|---|---|---|---|---|---|---|---|")
+    for method, arch, wall, prune_s, rss, n, name, slow, red in rows:
+        print(f"| {method} | {arch} | {wall:.0f} | {prune_s:.0f} | {rss:.2f} | {n} | {name}: {slow:.0f} | "
+              f"{100 * red:.1f}% |")
+    print(f"\n224x224, {args.images} sample images, {args.test_subset} validation images, CPU, threads "
+          f"{args.threads or 'default'}; load average now {os.getloadavg()[0]:.1f}")
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--methods", nargs="+", default=["thinet", "regression"], choices=["thinet", "regression"])
@@ -71,19 +158,32 @@ def main(argv=None):
     p.add_argument("--train-images", type=int, default=50000)
     p.add_argument("--test-images", type=int, default=10000)
     p.add_argument("--keep", default=None, help="work in this folder and keep it (default: a temp folder)")
+    p.add_argument("--imagenet", action="store_true", help="ImageNet mode: full-width VGG-16 and ResNet-50 at 224")
+    p.add_argument("--archs", nargs="+", default=["vgg16_nobn", "resnet50"], choices=["vgg16_nobn", "resnet50"])
+    p.add_argument("--images", type=int, default=100, help="ImageNet mode: sample images (default 100)")
+    p.add_argument("--test-subset", type=int, default=20, help="ImageNet mode: validation images (default 20)")
+    p.add_argument("--batch-size", type=int, default=32, help="ImageNet mode: batch of the samples (default 32)")
     args = p.parse_args(argv)
 
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench_channel_pruning_"))
     work.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ}
+    if args.threads:
+        env["OMP_NUM_THREADS"] = str(args.threads)
+    if args.imagenet:
+        try:
+            imagenet_mode(args, work, env)
+        finally:
+            if not args.keep:
+                import shutil
+                shutil.rmtree(work, ignore_errors=True)
+        return
     t0 = time.perf_counter()
     write_cifar10(work / "data", args.train_images, args.test_images)
     write_baseline(work / "baseline.pt")
     print(f"CIFAR-shaped data ({args.train_images} train / {args.test_images} test, random) and a VGG-16 "
           f"(vgg16_mlp) baseline written in {time.perf_counter() - t0:.1f}s; load average "
           f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    if args.threads:
-        env["OMP_NUM_THREADS"] = str(args.threads)
     rows = []
     for method in args.methods:
         out = work / method

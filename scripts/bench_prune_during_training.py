@@ -8,6 +8,7 @@ Then the one-off costs: Network Slimming's pruning (global threshold + surgery) 
 PreResNet-164 and DenseNet-40, SFP's zeroing at an epoch end, SSS's block removal.
 
     python scripts/bench_prune_during_training.py [--steps 10] [--batch-size 64] [--threads N]
+    python scripts/bench_prune_during_training.py --imagenet [--batch-size 16]   # VGG-11 / ResNet-50 at 224
 """
 
 from __future__ import annotations
@@ -47,15 +48,15 @@ def _step(model, opt, x, y, hooks, hook_time):
     hook_time[-1] += time.perf_counter() - t
 
 
-def step_overhead(arch, make_hook, steps, batch, in_channels=3):
+def step_overhead(arch, make_hook, steps, batch, in_channels=3, size=32, classes=10):
     """Median step time plain vs with the method's hook (alternating), and the hook's own time."""
     torch.manual_seed(0)
-    plain = build_model(arch, 10, in_channels)
+    plain = build_model(arch, classes, in_channels)
     hooked = copy.deepcopy(plain)
     hooks = [make_hook(hooked)]
     opts = [torch.optim.SGD(m.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4) for m in (plain, hooked)]
-    x = torch.randn(batch, in_channels, 32, 32)
-    y = torch.randint(0, 10, (batch,))
+    x = torch.randn(batch, in_channels, size, size)
+    y = torch.randint(0, classes, (batch,))
     times = ([], [])
     own = []
     for i in range(steps + 1):
@@ -94,6 +95,8 @@ def main():
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     p.add_argument("--quick", action="store_true", help="small models only (a smoke run)")
+    p.add_argument("--imagenet", action="store_true", help="step overheads of VGG-11 (slimming) and ResNet-50 (SSS) "
+                                                           "at 224x224, 1000 classes")
     args = p.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -105,15 +108,22 @@ def main():
              ("slimming", "densenet40", lambda m: SparsityHook(m, 1e-5)),
              ("sss", "resnet56", lambda m: SparseStructureHook(m, 0.01)),
              ("sss", "preresnet164", lambda m: SparseStructureHook(m, 0.01))]
+    size, classes = 32, 10
     if args.quick:
         cases = [("slimming", "preresnet20", lambda m: SparsityHook(m, 1e-5)),
                  ("sss", "resnet20", lambda m: SparseStructureHook(m, 0.01))]
+    if args.imagenet:
+        cases = [("slimming", "vgg11_bn_slimming", lambda m: SparsityHook(m, 1e-5)),
+                 ("sss", "resnet50", lambda m: SparseStructureHook(m, 0.01))]
+        size, classes = 224, 1000
     print("| method | model | plain step (s) | with method (s) | overhead | hook's own time per step |")
     print("|---|---|---|---|---|---|")
     for method, arch, make in cases:
-        plain, hooked, own = step_overhead(arch, make, args.steps, args.batch_size)
+        plain, hooked, own = step_overhead(arch, make, args.steps, args.batch_size, size=size, classes=classes)
         print(f"| {method} | {arch} | {plain:.3f} | {hooked:.3f} | {100 * (hooked / plain - 1):+.1f}% | "
               f"{1e3 * own:.2f} ms ({100 * own / plain:.2f}%) |", flush=True)
+    if args.imagenet:
+        return
 
     print("\n| one-off cost | model | seconds |")
     print("|---|---|---|")
