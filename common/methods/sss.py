@@ -18,13 +18,13 @@ def train_flags(p):
     p.add_argument("--gamma", type=non_negative_float, default=None,
                    help=f"L1 penalty on the block scales (default {DEFAULT_GAMMA}; ImageNet {IMAGENET_GAMMA}); "
                         f"0 = plain baseline")
+    p.add_argument("--lambda-momentum", type=non_negative_float, default=0.9,
+                   help="momentum mu of the proximal update of the scales (default 0.9)")
 
 
 def train_resolve(args):
     if args.gamma is None:
         args.gamma = IMAGENET_GAMMA if dataset_info(args.dataset).kind == "imagenet" else DEFAULT_GAMMA
-    p.add_argument("--lambda-momentum", type=non_negative_float, default=0.9,
-                   help="momentum mu of the proximal update of the scales (default 0.9)")
 
 
 def resolve(args, ckpt):
