@@ -36,7 +36,7 @@ def table(t):
     for seed in t.seeds:
         for arch in t.archs:
             base = t.train(arch, seed)
-            for v in variants_for(arch):
+            for v in t.opts.variants.split() or variants_for(arch):
                 t.retrain(t.prune(base, v, ["--variant", v]))
 
 
@@ -46,5 +46,7 @@ METHOD = Method(
                     variant=lambda args, ckpt: args.variant if args.ratio is None else f"r{args.ratio:g}",
                     check=lambda args, model, input_size: plan_keep_counts(model, args.variant, args.ratio)),
     table=Table(table, archs={"cifar": ["vgg16_mlp", "resnet56", "resnet110"], "imagenet": ["resnet34"]},
-                epochs={"cifar": 160, "imagenet": 90}, ft_epochs={"cifar": 40, "imagenet": 20}),
+                epochs={"cifar": 160, "imagenet": 90}, ft_epochs={"cifar": 40, "imagenet": 20},
+                flags=lambda p: p.add_argument("--variants", default="", help="the paper's variants to run (default "
+                                                                              "all of the model's: A, or A and B)")),
 )
