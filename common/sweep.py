@@ -123,6 +123,13 @@ class Plan:
         return self._step(f"{arch} seed{seed} published {name}", m, arch, seed, "pruned", f"{name}-seed{seed}", argv,
                           output="pruned.pt")
 
+    def published_rows(self, published: dict, names, seed: int, flags=()):
+        """Scratch-E and Scratch-B of each of the method's published architectures ``names`` (a pruning's
+        ``published``, ``{name: (arch, cfg)}``), on ImageNet, unless the table says ``--no-published``."""
+        if self.tree == "imagenet" and getattr(self.opts, "published", True):
+            for name in names:
+                self.retrain(self.published(name, published[name][0], seed), flags=flags, finetune=False)
+
     def retrain(self, pruned: Step, method=None, flags=(), finetune=True) -> list[Step]:
         """Fine-tuning (when the table has fine-tuning epochs and ``finetune``), Scratch-E and Scratch-B of
         ``pruned``; ``flags`` go to the from-scratch runs (e.g. a model's own lr)."""

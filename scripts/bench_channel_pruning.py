@@ -72,21 +72,19 @@ def write_baseline(path: Path):
     save_checkpoint(make_checkpoint(model, "cifar10", "l1-norm", "baseline", meta={"seed": 1}), path)
 
 
-def write_imagenet(root: Path, classes: int = 1000, seed: int = 0):
-    """One 500x375 JPEG per class in train/ and val/ (photo-like: smooth colour fields plus grain)."""
+def write_imagenet(root: Path, classes: int = 1000):
+    """One photo-sized JPEG per class in train/ and val/."""
     import torch
-    import torch.nn.functional as F
-    from torchvision.io import encode_jpeg, write_file
+    from torchvision.io import write_file
 
-    g = torch.Generator().manual_seed(seed)
+    from bench_imagenet_loader import photo_jpeg   # (this folder is on the path of a script run from it)
+
+    g = torch.Generator().manual_seed(0)
     for split in ("train", "val"):
         for k in range(classes):
             folder = root / split / f"n{k:08d}"
             folder.mkdir(parents=True, exist_ok=True)
-            low = torch.rand(1, 3, 6, 8, generator=g)
-            image = F.interpolate(low, size=(375, 500), mode="bicubic", align_corners=False)[0]
-            image = (image + 0.08 * torch.randn(image.shape, generator=g)).clamp(0, 1)
-            write_file(str(folder / "0.JPEG"), encode_jpeg((image * 255).to(torch.uint8), quality=90))
+            write_file(str(folder / "0.JPEG"), photo_jpeg(g))
 
 
 def write_imagenet_baseline(path: Path, arch: str):
@@ -190,18 +188,9 @@ def main(argv=None):
         cmd = [sys.executable, "-c", WRAPPER, str(ROOT / f"cifar/{method}/prune.py"),
                "--checkpoint", str(work / "baseline.pt"), "--data-dir", str(work / "data"), "--save", str(out),
                "--device", "cpu"]
-        t = time.perf_counter()
-        r = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env)
-        wall = time.perf_counter() - t
-        if r.returncode != 0:
-            print(r.stdout[-2000:], r.stderr[-2000:], sep="\n")
-            raise SystemExit(f"{method} prune.py failed (exit {r.returncode})")
-        rss = int(next(line.split()[1] for line in r.stdout.splitlines() if line.startswith("PEAK_RSS_KIB")))
-        result = json.loads((out / "result.json").read_text())
+        wall, rss, result = run_prune(cmd, env, out)
         layers = result["report"]["layers"]
-        print(f"\n== {method}: " + " ".join(cmd[3:]))
-        print("\n".join(line for line in r.stdout.splitlines() if "->" in line or "FLOPs" in line))
-        rows.append((method, wall, result["report"]["seconds"], rss / 2**20, len(layers),
+        rows.append((method, wall, result["report"]["seconds"], rss, len(layers),
                      sum(row["samples"] for row in layers) // len(layers), result["flops_reduction"]))
     print("\n| method | prune.py wall (s) | of which pruning (s) | peak RSS (GiB) | layers | samples/layer "
           "| FLOPs reduction |")

@@ -23,20 +23,27 @@ from common.data import dataset_info
 from common.data.imagenet import StreamLoader, decode, image_list, train_view
 
 
-def write_jpegs(root: Path, n: int, classes: int = 10, seed: int = 0):
-    """``n`` photo-like 500x375 JPEGs (smooth colour fields plus grain, ~100-150 KB at quality 90)."""
+def photo_jpeg(g: torch.Generator) -> torch.Tensor:
+    """The bytes of a photo-like 500x375 JPEG (smooth colour fields plus grain, ~100 KB at quality 90)."""
     import torch.nn.functional as F
-    from torchvision.io import encode_jpeg, write_file
+    from torchvision.io import encode_jpeg
+
+    low = torch.rand(1, 3, 6, 8, generator=g)
+    image = F.interpolate(low, size=(375, 500), mode="bicubic", align_corners=False)[0]
+    image = (image + 0.08 * torch.randn(image.shape, generator=g)).clamp(0, 1)
+    return encode_jpeg((image * 255).to(torch.uint8), quality=90)
+
+
+def write_jpegs(root: Path, n: int, classes: int = 10, seed: int = 0):
+    """``n`` training images over ``classes`` folders, and one validation image per class."""
+    from torchvision.io import write_file
 
     g = torch.Generator().manual_seed(seed)
     for split, count in (("train", n), ("val", classes)):
         for i in range(count):
             folder = root / split / f"c{i % classes:02d}"
             folder.mkdir(parents=True, exist_ok=True)
-            low = torch.rand(1, 3, 6, 8, generator=g)
-            image = F.interpolate(low, size=(375, 500), mode="bicubic", align_corners=False)[0]
-            image = (image + 0.08 * torch.randn(image.shape, generator=g)).clamp(0, 1)
-            write_file(str(folder / f"{i:05d}.JPEG"), encode_jpeg((image * 255).to(torch.uint8), quality=90))
+            write_file(str(folder / f"{i:05d}.JPEG"), photo_jpeg(g))
 
 
 def original_loader(root: Path, batch: int, workers: int, size: int):

@@ -87,9 +87,7 @@ def table(t):
             speedups = t.opts.speedups or (SPEEDUP.get(arch, "2") if t.tree == "imagenet" else "2")
             for s in speedups.split():
                 t.retrain(t.prune(base, f"{s}x", ["--speedup", s, "--images", t.opts.images]), flags=lr)
-            if t.tree == "imagenet" and t.opts.published:
-                for name in PUBLISHED_FROM.get(arch, ()):
-                    t.retrain(t.published(name, PUBLISHED[name][0], seed), flags=lr, finetune=False)
+            t.published_rows(PUBLISHED, PUBLISHED_FROM.get(arch, ()), seed, flags=lr)
 
 
 def table_flags(p):

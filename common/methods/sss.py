@@ -75,9 +75,7 @@ def table(t):
             for g in (t.opts.gammas or default).split():
                 trained = t.train(arch, seed, arm="sss", variant=f"g{float(g):g}", flags=["--gamma", g])
                 t.retrain(t.prune(trained, f"g{float(g):g}"))
-            if t.tree == "imagenet" and arch == "resnet50" and t.opts.published:
-                for name in PUBLISHED:
-                    t.retrain(t.published(name, "resnet50", seed), finetune=False)
+            t.published_rows(PUBLISHED, PUBLISHED if arch == "resnet50" else (), seed)
 
 
 def table_flags(p):

@@ -97,9 +97,7 @@ def table(t):
             for r in t.opts.rs.split():
                 t.retrain(t.prune(base, f"r{r}", ["--r", r, "--images", t.opts.images,
                                                   "--finetune-iters", t.opts.finetune_iters]), flags=lr)
-            if t.tree == "imagenet" and t.opts.published:
-                for name in PUBLISHED_FROM.get(arch, ()):
-                    t.retrain(t.published(name, PUBLISHED[name][0], seed), flags=lr, finetune=False)
+            t.published_rows(PUBLISHED, PUBLISHED_FROM.get(arch, ()), seed, flags=lr)
 
 
 def table_flags(p):

@@ -40,7 +40,21 @@ def _downsample(in_planes: int, out_planes: int, stride: int):
     return nn.Sequential(nn.Conv2d(in_planes, out_planes, 1, stride=stride, bias=False), nn.BatchNorm2d(out_planes))
 
 
-class BasicBlock(nn.Module):
+class _Block(nn.Module):
+    """``y = relu(shortcut(x) + branch(x))``, or ``relu(shortcut(x))`` without a branch; the shortcut is
+    the identity or a strided 1x1 conv + BN (torchvision's ``downsample``)."""
+
+    def shortcut(self, x):
+        return x if self.downsample is None else self.downsample(x)
+
+    def forward(self, x):
+        identity = self.shortcut(x)
+        if not self.has_branch:
+            return self.relu(identity)
+        return self.relu(self.branch(x) + identity)
+
+
+class BasicBlock(_Block):
     expansion = 1
 
     def __init__(self, in_planes: int, widths, planes: int, stride: int):
@@ -54,18 +68,11 @@ class BasicBlock(nn.Module):
         self.relu = nn.ReLU(inplace=True)
         self.downsample = _downsample(in_planes, planes, stride)
 
-    def shortcut(self, x):
-        return x if self.downsample is None else self.downsample(x)
-
-    def forward(self, x):
-        identity = self.shortcut(x)
-        if not self.has_branch:
-            return self.relu(identity)
-        out = self.relu(self.bn1(self.conv1(x)))
-        return self.relu(self.bn2(self.conv2(out)) + identity)
+    def branch(self, x):
+        return self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x)))))
 
 
-class Bottleneck(nn.Module):
+class Bottleneck(_Block):
     expansion = 4
 
     def __init__(self, in_planes: int, widths, planes: int, stride: int):
@@ -87,16 +94,10 @@ class Bottleneck(nn.Module):
         self.relu = nn.ReLU(inplace=True)
         self.downsample = _downsample(in_planes, out_planes, stride)
 
-    def shortcut(self, x):
-        return x if self.downsample is None else self.downsample(x)
-
-    def forward(self, x):
-        identity = self.shortcut(x)
-        if not self.has_branch:
-            return self.relu(identity)
+    def branch(self, x):
         out = self.relu(self.bn1(self.conv1(self.select(x) if self.sampled else x)))
         out = self.relu(self.bn2(self.conv2(out)))
-        return self.relu(self.bn3(self.conv3(out)) + identity)
+        return self.bn3(self.conv3(out))
 
 
 class ImageNetResNet(nn.Module):
