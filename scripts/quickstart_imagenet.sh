@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The ImageNet pipeline, small: L1-norm pruning of ResNet-34-A (imagenet/l1-norm) on real images --
-# Fashion-MNIST written as an ImageNet-style folder of JPEG files (3,000 of them for training), streamed
+# Fashion-MNIST written as an ImageNet-style folder of JPEG files (4,000 of them for training), streamed
 # from disk through the ImageNet loader (decode, RandomResizedCrop, workers) at 32x32, with ResNet-34 at
 # a quarter of its widths and the ImageNet recipes (lr 0.1 per 256 images) -- baseline -> prune ->
 # fine-tune -> Scratch-E -> Scratch-B -> table. Offline, minutes on a laptop CPU. Results in
@@ -12,5 +12,5 @@ if [[ ! -d $folder ]]; then
   python scripts/make_image_folder.py --dataset fashion-mnist --out "$folder" --train-per-class 400 --val-per-class 100
 fi
 exec bash scripts/imagenet/l1-norm.sh --dataset fashion-mnist-jpeg --data-dir "$folder" --archs resnet34_narrow \
-  --variants A --seeds 1 --epochs 6 --ft-epochs 3 --subset 3000 --runs runs/quickstart-imagenet \
+  --variants A --seeds 1 --epochs 10 --ft-epochs 5 --runs runs/quickstart-imagenet \
   -- --batch-size 64 --no-progress "$@"
