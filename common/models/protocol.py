@@ -9,8 +9,9 @@ model class -- so a new model works with every method that needs only what it de
   with every tensor that must be sliced when they are: producer, BatchNorm, depthwise convs
   that pass the channels through, consumers. ``common.pruning.surgery`` slices any group.
 * :class:`ResidualBranch` -- a block computing ``shortcut(x) + branch(x)``: the block module
-  (it has a ``shortcut(x)`` method), the module whose output ends the branch, the branch's
-  last conv, and the cfg entries that give the branch its widths (all set to 0 removes it).
+  (it has a ``shortcut(x)`` method, and may offer ``scale_branch(fn)``: multiply the branch by
+  ``fn()`` at no extra cost), the module whose output ends the branch, the branch's last conv, and
+  the cfg entries that give the branch its widths (all set to 0 removes it).
 * structural buffers -- a module may list buffer names in ``structural_buffers``: they belong to
   the architecture (e.g. which channels a selection passes on), so a model re-initialised from
   a checkpoint keeps them.

@@ -20,7 +20,7 @@ training, blocks whose lambda is exactly 0 compute ``y = shortcut(x)`` and are r
 layer of their branch (:func:`remove_blocks`): the shallower network computes exactly what
 the trained network computes.
 
-The scales are attached without touching the model: any model listing its
+The scales are attached without touching the model's weights: any model listing its
 ``residual_branches()`` (``common.models.protocol.ResidualBranch``) gets a forward
 hook multiplying that module's output by lambda_j -- or its input, the same thing and
 cheaper, when it is a bias-free conv (:class:`SparseStructureHook`).
@@ -63,14 +63,19 @@ class SparseStructureHook(Hook):
         self.lam = torch.ones(len(self.branches), device=device, requires_grad=True)
         self.velocity = torch.zeros(len(self.branches), device=device)
         modules = dict(model.named_modules())
-        self.handles = [self._attach(modules[b.end], j) for j, b in enumerate(self.branches)]
+        self.handles = [self._attach(modules, b, j) for j, b in enumerate(self.branches)]
 
-    def _attach(self, module, j):
-        """Scale the branch's last layer: its input when it is a bias-free conv or linear (the
-        same result, on a narrower tensor -- 4x narrower in a bottleneck), else its output."""
-        if isinstance(module, (nn.Conv2d, nn.Linear)) and module.bias is None:
-            return module.register_forward_pre_hook(lambda m, inputs: (inputs[0] * self.lam[j],))
-        return module.register_forward_hook(lambda m, inputs, output: output * self.lam[j])
+    def _attach(self, modules, branch, j):
+        """Scale the branch: by the block itself where it offers ``scale_branch`` (at no cost: folded
+        into its last BN's affine), else the last layer's input when it is a bias-free conv or linear
+        (the same result, on a narrower tensor -- 4x narrower in a bottleneck), else its output."""
+        block, end = modules[branch.block], modules[branch.end]
+        if hasattr(block, "scale_branch"):
+            block.scale_branch(lambda: self.lam[j])
+            return _Unscale(block)
+        if isinstance(end, (nn.Conv2d, nn.Linear)) and end.bias is None:
+            return end.register_forward_pre_hook(lambda m, inputs: (inputs[0] * self.lam[j],))
+        return end.register_forward_hook(lambda m, inputs, output: output * self.lam[j])
 
     def on_train_start(self, trainer):
         self.lam = self.lam.detach().to(trainer.device).requires_grad_()
@@ -104,6 +109,16 @@ class SparseStructureHook(Hook):
         lam = self.lam.detach()
         return {"sss/blocks_zero": int((lam == 0).sum()), "sss/blocks": lam.numel(),
                 "sss/mean_lambda": lam.mean().item()}
+
+
+class _Unscale:
+    """The handle of a block scaled through ``scale_branch``."""
+
+    def __init__(self, block):
+        self.block = block
+
+    def remove(self):
+        self.block.scale_branch(None)
 
 
 def lambdas_from_checkpoint(ckpt: dict):

@@ -161,3 +161,30 @@ def test_slimming_floor_holds_at_percent_099_on_the_bn1d_head():
     assert {"classifier.0", "classifier.3"} <= set(report["layers"])       # the BN1d scales are ranked too
     assert pruned(torch.randn(2, 3, 32, 32)).shape == (2, 10)
     assert count_flops(pruned, (3, 32, 32)) < count_flops(model, (3, 32, 32)) / 20
+
+
+def test_sss_scales_imagenet_blocks_inside_their_last_bn_exactly():
+    """The block scales folded into the last BN's affine compute lambda x branch, with the same gradient
+    for lambda, as multiplying the branch's output would."""
+    import copy
+
+    torch.manual_seed(0)
+    model = build_model("resnet50_narrow", 10, 3).double()          # float64: equal up to rounding
+    reference = copy.deepcopy(model)
+    hook = SparseStructureHook(model, gamma=0.01)
+    hook.lam = hook.lam.detach().double().requires_grad_()
+    lam = torch.rand(16, dtype=torch.float64, requires_grad=True)
+    with torch.no_grad():
+        hook.lam.copy_(lam)
+    modules = dict(reference.named_modules())
+    for j, b in enumerate(reference.residual_branches()):
+        modules[b.end].register_forward_hook(lambda m, i, out, j=j: out * lam[j])
+    x = torch.randn(4, 3, 32, 32, dtype=torch.float64)
+    mine, theirs = model(x), reference(x)
+    torch.testing.assert_close(mine, theirs, rtol=1e-10, atol=1e-10)
+    mine.square().sum().backward()
+    theirs.square().sum().backward()
+    torch.testing.assert_close(hook.lam.grad, lam.grad, rtol=1e-8, atol=1e-8)
+    assert model.layer1[0].bn3.num_batches_tracked == reference.layer1[0].bn3.num_batches_tracked == 1
+    hook.remove()
+    assert model.layer1[0].branch_scale is None              # removed: the plain block again

@@ -25,6 +25,7 @@ entries per block (48 in all), then conv1's and conv2's outputs.
 from __future__ import annotations
 
 import torch.nn as nn
+import torch.nn.functional as F
 
 from common.errors import UserError
 from common.models.layers import ChannelSelection
@@ -43,6 +44,23 @@ def _downsample(in_planes: int, out_planes: int, stride: int):
 class _Block(nn.Module):
     """``y = relu(shortcut(x) + branch(x))``, or ``relu(shortcut(x))`` without a branch; the shortcut is
     the identity or a strided 1x1 conv + BN (torchvision's ``downsample``)."""
+
+    branch_scale = None
+
+    def scale_branch(self, scale):
+        """Multiply the branch by ``scale()`` (a scalar tensor; None: stop), folded into the affine of its
+        last BN, ``s * BN(z) = BN(z)`` with weight ``s * gamma`` and bias ``s * beta``: no extra pass over
+        the activations (Sparse Structure Selection's block scales)."""
+        self.branch_scale = scale
+
+    def end_bn(self, bn, z):
+        if self.branch_scale is None:
+            return bn(z)
+        s = self.branch_scale()
+        if bn.training and bn.track_running_stats:
+            bn.num_batches_tracked.add_(1)
+        return F.batch_norm(z, bn.running_mean, bn.running_var, bn.weight * s, bn.bias * s,
+                            bn.training or not bn.track_running_stats, bn.momentum, bn.eps)
 
     def shortcut(self, x):
         return x if self.downsample is None else self.downsample(x)
@@ -69,7 +87,7 @@ class BasicBlock(_Block):
         self.downsample = _downsample(in_planes, planes, stride)
 
     def branch(self, x):
-        return self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x)))))
+        return self.end_bn(self.bn2, self.conv2(self.relu(self.bn1(self.conv1(x)))))
 
 
 class Bottleneck(_Block):
@@ -97,7 +115,7 @@ class Bottleneck(_Block):
     def branch(self, x):
         out = self.relu(self.bn1(self.conv1(self.select(x) if self.sampled else x)))
         out = self.relu(self.bn2(self.conv2(out)))
-        return self.bn3(self.conv3(out))
+        return self.end_bn(self.bn3, self.conv3(out))
 
 
 class ImageNetResNet(nn.Module):
