@@ -49,8 +49,8 @@ def test_the_imagenet_tables_include_the_published_rows():
 
     for method, names in (("thinet", ["thinet-conv", "thinet-gap", "thinet-tiny"]), ("regression", ["vgg-5x"])):
         m = METHODS[method]
-        plan = Plan(m, "imagenet", parser(m).parse_args(["--tree", "imagenet", "--archs", "vgg16_nobn", "--seeds", "1"]),
-                    [])
+        args = parser(m).parse_args(["--tree", "imagenet", "--archs", "vgg16_nobn", "--seeds", "1"])
+        plan = Plan(m, "imagenet", args, [])
         m.table.build(plan)
         published = [s for s in plan.steps.values() if "--published" in s.argv]
         assert [s.argv[s.argv.index("--published") + 1] for s in published] == names
@@ -122,7 +122,8 @@ def test_the_regression_method_prunes_resnet50_through_channel_samplers():
     plan = plan_widths(sampled, 2.0, (3, 224, 224))              # ResNet-50-2x: the samplers shrink too
     cfg = [plan.get(g.name, g.size) for g in sampled.channel_groups()]
     assert len(plan) == 48 and cfg[0] < 64
-    ratio = count_flops(sampled, (3, 224, 224)) / count_flops(build_model("resnet50_sampled", 10, 3, cfg), (3, 224, 224))
+    smaller = build_model("resnet50_sampled", 10, 3, cfg)
+    ratio = count_flops(sampled, (3, 224, 224)) / count_flops(smaller, (3, 224, 224))
     assert 2.0 <= ratio < 2.05
     widths = {"layer2.1.select": 300, "layer2.1.conv1": 64}
     pruned, report = regression_prune(sampled, [x.repeat(4, 1, 1, 1)], widths=widths, log=lambda s: None)
