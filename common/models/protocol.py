@@ -7,7 +7,7 @@ model class -- so a new model works with every method that needs only what it de
 * :class:`ChannelGroup` -- channels that can be removed together (a conv's filters, or the
   channels a :class:`~common.models.layers.ChannelSelection` picks out of a wider BatchNorm),
   with every tensor that must be sliced when they are: producer, BatchNorm, depthwise convs
-  that pass the channels through, consumers. ``common.pruning.surgery`` slices any group.
+  that pass the channels through, further producers joined by residual additions, consumers. ``common.pruning.surgery`` slices any group.
 * :class:`ResidualBranch` -- a block computing ``shortcut(x) + branch(x)``: the block module
   (it has a ``shortcut(x)`` method, and may offer ``scale_branch(fn)``: multiply the branch by
   ``fn()`` at no extra cost), the module whose output ends the branch, the branch's last conv, and
@@ -38,6 +38,9 @@ class ChannelGroup:
     depthwise:   ``(conv, bn or None)`` pairs of depthwise convs between producer and consumers:
                  one filter per channel, so they lose the same channels (their width follows
                  their input) before the consumers read them
+    summed:      ``(conv, bn or None)`` pairs of further producers whose outputs are *added* to these
+                 channels (residual additions: every block of a MobileNet V2 or ResNet stage writes
+                 into the stage's channels), so they lose the same output channels as ``producer``
     selection:   for a selection group, the :class:`~common.models.layers.ChannelSelection`
                  that picks these channels out of a wider BN output (pre-activation ResNet,
                  DenseNet). Then ``producer`` is None, ``bn`` is that wider BN (its scales
@@ -53,6 +56,7 @@ class ChannelGroup:
     consumers: tuple[str, ...] = field(default_factory=tuple)
     stage: int = 0
     depthwise: tuple[tuple[str, str | None], ...] = field(default_factory=tuple)
+    summed: tuple[tuple[str, str | None], ...] = field(default_factory=tuple)
     selection: str | None = None
 
 

@@ -4,7 +4,8 @@ Every model lists its prunable channel groups (``model.channel_groups()``, see
 ``common.models.protocol``): the conv that produces the channels, the BatchNorm after it, any
 depthwise convs that pass them through, and the layers that read them. Removing channels of a
 group slices, along the channel dimension,
-  * the producer's weight (dim 0) and bias,
+  * the producer's weight (dim 0) and bias, and those of the producers summed into the same
+    channels by residual additions (``summed``) with their BatchNorms,
   * the BatchNorm's weight, bias, running mean and running variance,
   * each depthwise conv's weight (dim 0: one filter per channel) and bias, and its BatchNorm,
   * each consumer's weight along its input dimension (dim 1 of a conv or linear weight; a linear
@@ -43,6 +44,12 @@ def _slices(model: nn.Module, group) -> list[tuple[str, int, int]]:
             out.append((f"{group.producer}.bias", 0, 1))
         if group.bn is not None:
             out += _bn_slices(group.bn)
+    for conv, bn in group.summed:
+        out.append((f"{conv}.weight", 0, 1))
+        if getattr(modules[conv], "bias", None) is not None:
+            out.append((f"{conv}.bias", 0, 1))
+        if bn is not None:
+            out += _bn_slices(bn)
     for conv, bn in group.depthwise:
         m = modules[conv]
         if not (isinstance(m, nn.Conv2d) and m.groups == m.in_channels == m.out_channels == group.size):
@@ -102,7 +109,7 @@ def prune_channels(model: nn.Module, keep: dict) -> nn.Module:
 @torch.no_grad()
 def zero_channels(model: nn.Module, keep: dict) -> nn.Module:
     """Zero, in place, every channel *not* kept: producer filters, bias, BN weight and bias, and the
-    same for the depthwise convs passing them on (for a selection group: the BN weight and bias of
+    same for the depthwise convs passing them on and the producers summed into them (for a selection group: the BN weight and bias of
     the selected channels dropped; for a sampler without a BN, the consumers' input weights).
 
     The zeroed channels then output exactly 0 after BN (and ReLU), so the model computes
@@ -128,7 +135,7 @@ def zero_channels(model: nn.Module, keep: dict) -> nn.Module:
         producer.weight[drop] = 0
         if getattr(producer, "bias", None) is not None:
             producer.bias[drop] = 0
-        for m in (group.bn, *(name for pair in group.depthwise for name in pair)):
+        for m in (group.bn, *(name for pair in (*group.depthwise, *group.summed) for name in pair)):
             if m is None:
                 continue
             modules[m].weight[drop] = 0

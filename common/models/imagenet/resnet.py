@@ -16,6 +16,12 @@ computes the same logits. Init as torchvision: conv He normal (fan-out), BN 1 an
 16/32/64/128, stem 16): the ImageNet code path at CIFAR cost, for quick runs (the ImageNet quick
 start) and tests.
 
+``resnet50_stages`` is ResNet-50 whose stem and stage output widths are in the cfg as well:
+``[stem, out of stages 1..4, then the 32 inner widths]`` (37 entries; full width 64, 256, 512, 1024,
+2048). Every block of a stage writes into the stage's channels (residual additions), so one
+width serves the stage; each stage's first block always has its projection shortcut. It is the
+search space of MetaPruning's ResNet-50, and at full width it is torchvision's ResNet-50 (same keys).
+
 ``resnet50_sampled`` is ResNet-50 with a channel sampler in front of every bottleneck's first conv
 (He et al. 2017, Sec. 3.3: the first conv reads a subset of the block's input, the shortcut all of
 it): a :class:`~common.models.layers.ChannelSelection`, its kept channels the first of three cfg
@@ -35,8 +41,8 @@ from common.models.registry import check_widths, register_arch
 DEPTHS = {18: ("basic", (2, 2, 2, 2)), 34: ("basic", (3, 4, 6, 3)), 50: ("bottleneck", (3, 4, 6, 3))}
 
 
-def _downsample(in_planes: int, out_planes: int, stride: int):
-    if stride == 1 and in_planes == out_planes:
+def _downsample(in_planes: int, out_planes: int, stride: int, always: bool = False):
+    if stride == 1 and in_planes == out_planes and not always:
         return None
     return nn.Sequential(nn.Conv2d(in_planes, out_planes, 1, stride=stride, bias=False), nn.BatchNorm2d(out_planes))
 
@@ -93,9 +99,10 @@ class BasicBlock(_Block):
 class Bottleneck(_Block):
     expansion = 4
 
-    def __init__(self, in_planes: int, widths, planes: int, stride: int):
+    def __init__(self, in_planes: int, widths, planes: int, stride: int, out_planes: int | None = None,
+                 projection: bool = False):
         super().__init__()
-        out_planes = planes * self.expansion
+        out_planes = out_planes or planes * self.expansion
         self.has_branch = widths[0] > 0
         self.sampled = len(widths) == 3             # (sampled input channels, conv1 out, conv2 out)
         conv1_in = in_planes
@@ -110,7 +117,7 @@ class Bottleneck(_Block):
             self.conv3 = nn.Conv2d(widths[1], out_planes, 1, bias=False)
             self.bn3 = nn.BatchNorm2d(out_planes)
         self.relu = nn.ReLU(inplace=True)
-        self.downsample = _downsample(in_planes, out_planes, stride)
+        self.downsample = _downsample(in_planes, out_planes, stride, projection)
 
     def branch(self, x):
         out = self.relu(self.bn1(self.conv1(self.select(x) if self.sampled else x)))
@@ -119,23 +126,25 @@ class Bottleneck(_Block):
 
 
 class ImageNetResNet(nn.Module):
-    def __init__(self, cfg, num_classes=1000, in_channels=3, depth=50, width=64, sampled=False):
+    def __init__(self, cfg, num_classes=1000, in_channels=3, depth=50, width=64, sampled=False, stages=False):
         super().__init__()
         kind, blocks = DEPTHS[depth]
         planes_of = [width * 2 ** s for s in range(4)]
         block = BasicBlock if kind == "basic" else Bottleneck
         per = 1 if kind == "basic" else 3 if sampled else 2
-        self.per_block, self.blocks = per, blocks
-        self.conv1 = nn.Conv2d(in_channels, width, 7, stride=2, padding=3, bias=False)
-        self.bn1 = nn.BatchNorm2d(width)
+        self.per_block, self.blocks, self.stages = per, blocks, stages
+        stem, outs = (cfg[0], cfg[1:5]) if stages else (width, [p * block.expansion for p in planes_of])
+        self.conv1 = nn.Conv2d(in_channels, stem, 7, stride=2, padding=3, bias=False)
+        self.bn1 = nn.BatchNorm2d(stem)
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
-        in_planes, k = width, 0
+        in_planes, k = stem, 5 if stages else 0
         for s, (n, planes) in enumerate(zip(blocks, planes_of)):
             layers = []
             for b in range(n):
-                layers.append(block(in_planes, cfg[k:k + per], planes, 2 if s > 0 and b == 0 else 1))
-                in_planes, k = planes * block.expansion, k + per
+                extra = {"out_planes": outs[s], "projection": b == 0} if stages else {}
+                layers.append(block(in_planes, cfg[k:k + per], planes, 2 if s > 0 and b == 0 else 1, **extra))
+                in_planes, k = outs[s], k + per
             setattr(self, f"layer{s + 1}", nn.Sequential(*layers))
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(in_planes, num_classes)
@@ -153,7 +162,7 @@ class ImageNetResNet(nn.Module):
 
     def block_names(self) -> list[tuple[str, int, int]]:
         """``(block, stage, first cfg index)`` of every block in order."""
-        out, k = [], 0
+        out, k = [], 5 if self.stages else 0
         for s, n in enumerate(self.blocks):
             for b in range(n):
                 out.append((f"layer{s + 1}.{b}", s, k))
@@ -171,8 +180,10 @@ class ImageNetResNet(nn.Module):
 
     def channel_groups(self) -> list[ChannelGroup]:
         """Per block: conv1's output (read by conv2), and in a bottleneck conv2's (read by conv3). The
-        stride sits in a basic block's conv1 and in a bottleneck's conv2 (stage 0 = layer1)."""
-        groups = []
+        stride sits in a basic block's conv1 and in a bottleneck's conv2 (stage 0 = layer1).
+        ``resnet50_stages`` also has the stem's channels and each stage's output channels (produced
+        by the first block's projection shortcut, every block's conv3 added to them)."""
+        groups = self._stage_groups() if self.stages else []
         for blk, s, k in self.block_names():
             if self.cfg[k] == 0:
                 continue
@@ -189,6 +200,19 @@ class ImageNetResNet(nn.Module):
                                     stage=s - 1 if first else s),
                        ChannelGroup(f"{blk}.conv2", k + 1, self.cfg[k + 1], f"{blk}.conv2", f"{blk}.bn2",
                                     (f"{blk}.conv3",), stage=s)]
+        return groups
+
+
+    def _stage_groups(self) -> list[ChannelGroup]:
+        names = [[blk for blk, s, _ in self.block_names() if s == stage] for stage in range(4)]
+        groups = [ChannelGroup("conv1", 0, self.cfg[0], "conv1", "bn1", (f"{names[0][0]}.conv1",
+                                                                         f"{names[0][0]}.downsample.0"), stage=0)]
+        for s, blocks in enumerate(names):
+            readers = [f"{b}.conv1" for b in blocks[1:]]
+            readers += [f"{names[s + 1][0]}.conv1", f"{names[s + 1][0]}.downsample.0"] if s < 3 else ["fc"]
+            groups.append(ChannelGroup(f"{blocks[0]}.downsample.0", s + 1, self.cfg[s + 1],
+                                       f"{blocks[0]}.downsample.0", f"{blocks[0]}.downsample.1", tuple(readers),
+                                       stage=s, summed=tuple((f"{b}.conv3", f"{b}.bn3") for b in blocks)))
         return groups
 
 
@@ -216,6 +240,19 @@ def _validate(arch: str, cfg, depth: int, sampled: bool = False):
         if sampled and widths[0] > full[i]:
             raise UserError(f"cfg does not fit {arch}: block {i // per} samples {widths[0]} of its {full[i]} "
                             f"input channels")
+
+
+STAGE_CFG = [64, 256, 512, 1024, 2048]
+
+
+def _validate_stages(cfg):
+    check_widths("resnet50_stages", cfg, expected_len=37)
+
+
+register_arch("resnet50_stages", "imagenet",
+              lambda cfg, num_classes, in_channels: ImageNetResNet(cfg, num_classes, in_channels, 50, stages=True),
+              lambda: STAGE_CFG + default_cfg_for(50), _validate_stages,
+              "ImageNet ResNet-50 (torchvision layout) with stem and stage widths in the cfg: 5 + 32 widths")
 
 
 def _register(name: str, depth: int, width: int = 64, sampled: bool = False, what: str = ""):
