@@ -81,6 +81,28 @@ def build_model(arch: str, num_classes: int, in_channels: int = 3, cfg: list | N
     return model
 
 
+_INIT_FUNCTIONS = ("normal_", "uniform_", "constant_", "ones_", "zeros_", "kaiming_normal_", "kaiming_uniform_",
+                   "xavier_normal_", "xavier_uniform_", "trunc_normal_")
+
+
+def build_shapes(arch: str, num_classes: int, in_channels: int = 3, cfg: list | None = None) -> nn.Module:
+    """``build_model`` on the meta device, without initialising: the network's modules and shapes, no
+    numbers (a forward of a meta tensor gives every layer's output shape). Fast -- the ``torch.nn.init``
+    functions are skipped while it is built -- for code that builds many networks to measure them
+    (MetaPruning's PruningNet and search)."""
+    import torch
+
+    saved = {name: getattr(nn.init, name) for name in _INIT_FUNCTIONS}
+    try:
+        for name in _INIT_FUNCTIONS:
+            setattr(nn.init, name, lambda tensor, *args, **kwargs: tensor)
+        with torch.device("meta"):
+            return build_model(arch, num_classes, in_channels, cfg)
+    finally:
+        for name, fn in saved.items():
+            setattr(nn.init, name, fn)
+
+
 def check_widths(arch: str, cfg, expected_len: int | None = None, pattern: list | None = None,
                  min_width: int = 1):
     """Validate a flat list of int widths >= ``min_width`` (or a pattern with 'M' markers)."""
