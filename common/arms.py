@@ -127,7 +127,8 @@ def train(method: str, *, arch: str, dataset: str = "cifar10", training: str = "
         arm = t.arm(args) if callable(t.arm) else t.arm
         variant = t.variant(args) if t.variant else None
         seed_everything(args.seed)
-        model = build_model(args.arch, info.num_classes, info.in_channels, parse_cfg(args.cfg))
+        model = t.model(args, info) if t.model else build_model(args.arch, info.num_classes, info.in_channels,
+                                                                 parse_cfg(args.cfg))
         hooks = t.hooks(args, model) if t.hooks else []
         tag = f"{variant}-seed{args.seed}" if variant else f"seed{args.seed}"
         return run_training(args, model, dataset=args.dataset, method=method, arm=arm, tag=tag,
@@ -146,6 +147,7 @@ class PruneData:
     test: object
     input_size: tuple
     sample: object          # (count) -> list of normalised training batches on the device
+    folder: Path = None     # the run folder
 
 
 PRETRAINED = "pretrained"      # a baseline trained elsewhere (a downloaded checkpoint): any method prunes it
@@ -237,7 +239,7 @@ def prune(method: str, *, batch_size: int = 64, dataset: str | None = None, argv
             pr.resolve(args, ckpt)
         variant = pr.variant(args, ckpt)
         info = dataset_info(args.dataset)
-        model = model_from_checkpoint(ckpt)
+        model = pr.load(args, ckpt) if pr.load else model_from_checkpoint(ckpt)
         if pr.prepare:      # e.g. fold SSS's block scales, add the regression method's channel samplers
             model = pr.prepare(args, model, ckpt) or model
         if pr.check:
@@ -289,11 +291,12 @@ def _prune(args, method, pr, ckpt, model, variant, save, info):
     shape = input_size(info, args)
     base_top1 = evaluate(model, test_loader, device)[1]
     base_cfg, base_mask = list(model.cfg), ckpt.get("mask")
-    base_flops = count_flops(model, shape, base_mask is not None)
-    base_params = count_params(model, base_mask is not None)
+    base = model.base_network() if hasattr(model, "base_network") else model    # a PruningNet: its widest network
+    base_flops = count_flops(base, shape, base_mask is not None)
+    base_params = count_params(base, base_mask is not None)
     sample = partial(balanced_sample, args.dataset, args.data_dir, batch_size=args.batch_size, seed=args.seed,
                      device=device, image_size=args.image_size)
-    out = pr.run(args, model, ckpt, PruneData(train_loader, test_loader, shape, sample))
+    out = pr.run(args, model, ckpt, PruneData(train_loader, test_loader, shape, sample, save))
     pruned = out.model.to(device)
     top1 = evaluate(pruned, test_loader, device)[1]
     meta = {"variant": variant, "seed": args.seed, "base_cfg": base_cfg, "base_flops": base_flops,

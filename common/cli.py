@@ -115,7 +115,7 @@ def add_image_args(p: argparse.ArgumentParser):
 def data_options(args) -> dict:
     """The dataset kind's own loader options from the parsed flags (``common.data.make_loaders``)."""
     return {"image_size": getattr(args, "image_size", None), "workers": getattr(args, "workers", None),
-            "gpu_decode": getattr(args, "gpu_decode", False)}
+            "gpu_decode": getattr(args, "gpu_decode", False), "holdout": getattr(args, "holdout", None)}
 
 
 def input_size(info, args) -> tuple[int, int, int]:
@@ -209,7 +209,8 @@ def train_config(args, epochs=None, schedule=None, **overrides):
                       compile=args.compile, progress=not args.no_progress and sys.stderr.isatty(),
                       milestones=tuple(getattr(args, "milestones", (0.5, 0.75))),
                       gamma=getattr(args, "lr_decay", 0.1), warmup_epochs=getattr(args, "warmup_epochs", 0),
-                      sync_bn=getattr(args, "sync_bn", False))
+                      sync_bn=getattr(args, "sync_bn", False),
+                      label_smoothing=getattr(args, "label_smoothing", 0.0))
     for k, v in overrides.items():
         setattr(cfg, k, v)
     return cfg

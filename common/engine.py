@@ -9,6 +9,7 @@ device itself, so a ``torch.utils.data.DataLoader`` with workers feeds it as wel
 device-resident CIFAR loader. A method plugs in through :class:`Hook`:
 
   ``on_train_start``  once, before the first step (also after a resume)
+  ``before_forward``  before each training forward (e.g. MetaPruning's new random encoding)
   ``after_backward``  gradients are ready, before the optimizer step (e.g. an L1 sub-gradient)
   ``after_step``      after ``optimizer.step()`` (e.g. re-apply a mask, a proximal update)
   ``on_epoch_end``    after an epoch's training, before its evaluation (e.g. re-zero filters)
@@ -75,6 +76,7 @@ class TrainConfig:
     channels_last: bool = False
     sync_bn: bool = False             # under torchrun on GPUs: BatchNorm statistics over all processes
     compile: bool = False
+    label_smoothing: float = 0.0      # of the training loss (MetaPruning's recipes: 0.1)
     progress: bool = True
     log_every: int = 50               # steps between loss syncs (tqdm postfix, NaN check)
 
@@ -155,6 +157,8 @@ class Hook:
     ``model``, ``optimizer``, ``epoch``, ``step`` (global iteration) and ``lr``."""
 
     def on_train_start(self, trainer): ...
+
+    def before_forward(self, trainer): ...
 
     def after_backward(self, trainer): ...
 
@@ -380,9 +384,11 @@ class Trainer:
             self.lr = self.lr_fn(self.step, ipe)
             for g in opt.param_groups:
                 g["lr"] = self.lr * g.get("lr_mult", 1.0)
+            for h in self.hooks:
+                h.before_forward(self)
             with autocast(self.device, self.config.amp):
                 out = self.forward(x)
-                loss = F.cross_entropy(out.float(), y)
+                loss = F.cross_entropy(out.float(), y, label_smoothing=self.config.label_smoothing)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             for h in self.hooks:
@@ -502,7 +508,8 @@ class Trainer:
             "best_epoch": self.best_epoch + 1,
             "final_top1": final_acc,
             "params": kept_params(self.model, self.mask) if nonzero else count_params(self.model),
-            "flops": count_flops(self.model, shape, nonzero),
+            # a network that stands for a family of networks (MetaPruning's PruningNet) counts its widest member
+            "flops": count_flops(getattr(self.model, "base_network", lambda: self.model)(), shape, nonzero),
             **({"sparsity": sparsity(self.mask)} if nonzero else {}),
             "wall_time_s": round(self.elapsed, 2),
             "train_config": asdict(self.config),

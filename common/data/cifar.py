@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 
 from common import distributed
-from common.data.registry import DATASETS, Dataset, register_dataset
+from common.data.registry import DATASETS, Dataset, holdout_indices, register_dataset, without
 from common.errors import UserError
 
 FASHION_MNIST_SYSTEM_DIR = "/usr/share/datasets/fashion-mnist"
@@ -327,13 +327,17 @@ class DeviceLoader:
 def cifar_loaders(info: Dataset, data_dir, batch_size: int, test_batch_size: int, device="cpu", seed: int = 0,
                   subset: int | None = None, channels_last: bool = False, download: bool = True,
                   test_subset: int | None = None, image_size: int | None = None, workers: int | None = None,
-                  gpu_decode: bool = False):
+                  gpu_decode: bool = False, holdout: int | None = None):
     """Train and test :class:`DeviceLoader` of a dataset of the cifar kind (the first ``subset``
-    train and ``test_subset`` test images if given). The images stay 32x32 and need no workers."""
+    train and ``test_subset`` test images if given, after removing the ``holdout`` images of
+    :func:`~common.data.registry.holdout_indices`). The images stay 32x32 and need no workers."""
     if image_size not in (None, info.image_size):
         raise UserError(f"--image-size {image_size}: {info.name} is held at {info.image_size}x{info.image_size}")
     x_train, y_train = load_split(info.name, data_dir, train=True, download=download)
     x_test, y_test = load_split(info.name, data_dir, train=False, download=download)
+    if holdout:
+        kept = without(len(y_train), holdout_indices(info, data_dir, holdout))
+        x_train, y_train = x_train[kept], y_train[kept]
     if subset is not None:
         x_train, y_train = x_train[:subset], y_train[:subset]
     if test_subset is not None:

@@ -36,7 +36,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from common import distributed
 from common.data.registry import Dataset as DatasetInfo
-from common.data.registry import register_dataset
+from common.data.registry import holdout_indices, register_dataset, without
 from common.errors import UserError
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -271,9 +271,12 @@ def _collate_bytes(items):
 def folder_loaders(info: DatasetInfo, data_dir, batch_size: int, test_batch_size: int, device="cpu", seed: int = 0,
                    subset: int | None = None, channels_last: bool = False, download: bool = True,
                    test_subset: int | None = None, image_size: int | None = None, workers: int | None = None,
-                   gpu_decode: bool = False):
+                   gpu_decode: bool = False, holdout: int | None = None):
     train_samples, _ = image_list(info, data_dir, "train")
     test_samples, _ = image_list(info, data_dir, "val")
+    if holdout:           # MetaPruning's sub-validation images never train (common.data.registry.holdout_indices)
+        train_samples = [train_samples[i] for i in without(len(train_samples), holdout_indices(info, data_dir,
+                                                                                               holdout)).tolist()]
     if subset is not None:       # a class-balanced first N would need the labels: the first N, as CIFAR
         train_samples = _spread(train_samples, subset)
     if test_subset is not None:

@@ -111,6 +111,23 @@ def balanced_indices(labels: torch.Tensor, count: int, generator: torch.Generato
     return perm[order[:count]].sort().values
 
 
+def holdout_indices(info: Dataset, data_dir, count: int) -> torch.Tensor:
+    """The ``count`` training images held out of training (``holdout=`` of the loaders): class-balanced,
+    drawn with a fixed seed, so every run that holds out ``count`` holds out the same images
+    (MetaPruning's sub-validation split, spec B.0)."""
+    labels = info.train_labels(info, data_dir)
+    if not 0 < count < labels.numel():
+        raise UserError(f"--holdout {count}: the training split has {labels.numel()} images")
+    return balanced_indices(labels, count, torch.Generator().manual_seed(0))
+
+
+def without(n: int, indices: torch.Tensor) -> torch.Tensor:
+    """``0..n-1`` without ``indices``, in order."""
+    keep = torch.ones(n, dtype=torch.bool)
+    keep[indices] = False
+    return keep.nonzero().flatten()
+
+
 def balanced_sample(dataset: str, data_dir, count: int, batch_size: int, seed: int, device, **options) -> list:
     """``count`` class-balanced training images of ``dataset``, with the test-time transform, as a
     list of batches on ``device``: what a layer-wise method looks at every layer on. Only the labels

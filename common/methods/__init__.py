@@ -6,8 +6,8 @@ files ``cifar/<name>/*.py``, a README and ``scripts/cifar/<name>.sh`` (docs/addi
 """
 
 from common.errors import UserError
-from common.methods import (imp, l1_norm, lottery_ticket, regression, slimming, soft_filter, sss, thinet,
-                            weight_level)
+from common.methods import (imp, l1_norm, lottery_ticket, metapruning, regression, slimming, soft_filter, sss,
+                            thinet, weight_level)
 from common.methods.base import Method, Pruned, Pruning, Retraining, Table, Training
 
 METHODS = {m.name: m for m in (
@@ -20,6 +20,7 @@ METHODS = {m.name: m for m in (
     weight_level.METHOD,
     lottery_ticket.METHOD,
     imp.METHOD,
+    metapruning.METHOD,
 )}
 
 

@@ -25,6 +25,8 @@ class Training:
     arm                    the run's arm: a name, or ``(args) -> name`` (``"sparsity"`` when the
                            penalty is on, ``"baseline"`` when it is 0)
     variant(args)          the run's variant name for its tag (None: the baseline)
+    model(args, info)      the network the run trains (default: the arch at ``--cfg``; MetaPruning: its
+                           PruningNet)
     entry                  the recipe file that runs it, in the method's folder
     """
 
@@ -34,6 +36,7 @@ class Training:
     hooks: Optional[Callable] = None
     arm: object = "baseline"
     variant: Optional[Callable] = None
+    model: Optional[Callable] = None
 
 
 @dataclass
@@ -51,7 +54,11 @@ class Pruning:
     """What ``prune.py`` does for the method.
 
     run(args, model, ckpt, data) -> Pruned   the algorithm (``data.train``, ``data.test`` loaders,
-                                             ``data.sample(count)``: class-balanced training batches)
+                                             ``data.sample(count)``: class-balanced training batches,
+                                             ``data.folder``: the run folder, for what a method keeps
+                                             while it runs)
+    load(args, ckpt) -> model                the model it prunes (default: the checkpoint's network; MetaPruning:
+                                             the PruningNet)
     variant(args, ckpt) -> str               the pruned model's variant name (known before pruning)
     flags(parser), resolve(args, ckpt)       its flags; defaults and checks against the checkpoint
     check(args, model, input_size)           flags that do not fit the model: before any data is read
@@ -65,6 +72,7 @@ class Pruning:
 
     run: Callable
     variant: Callable
+    load: Optional[Callable] = None
     flags: Flags = None
     resolve: Optional[Callable] = None
     check: Optional[Callable] = None
