@@ -243,3 +243,24 @@ def test_an_arch_without_a_search_space_and_a_pruningnet_of_another_arch(pruning
                      "--max-mflops", "1", "--save", tmp_path / "y", in_process=True)
     assert_one_line_error(proc, "does not hold a PruningNet of mobilenet_v2_cifar at width 0.25")
     assert not (tmp_path / "y").exists()
+
+
+def test_latency_table_measures_each_layer_shape_once_and_bounds_the_search(tmp_path):
+    from common.pruning.metapruning import LatencyTable
+    space = search_space("mobilenet_v2_cifar", 0.125)
+    counter = NetworkCounter(space.arch, space.base, 10, 3, (3, 32, 32))
+    table = LatencyTable(tmp_path / "latency.json", "cpu", batch=1, repeats=1)
+    full = table.latency_ms(counter.layers(list(space.base)))
+    shapes = {table.key(x) for x in counter.layers(list(space.base)) if x.kind in ("conv", "linear")}
+    stored = json.loads((tmp_path / "latency.json").read_text())
+    assert set(stored) == shapes and full > 0
+    again = LatencyTable(tmp_path / "latency.json", "cpu", batch=1)
+    assert again.latency_ms(counter.layers(list(space.base))) == full and again.measured_s == 0.0   # read, not measured
+    bound = 0.6 * full
+    constraint = Constraint(max_latency=bound)
+    search = EvolutionarySearch(space, _toy_error, lambda e: constraint.figures(counter.layers(space.cfg(e)), again),
+                                constraint, tmp_path / "cache.json", population=6, parents=2, mutations=2,
+                                crossovers=2, iterations=2, log=lambda *a: None)
+    search.run()
+    cache = json.loads((tmp_path / "cache.json").read_text())
+    assert len(cache) == 12 and all(v["latency_ms"] <= bound for v in cache.values())
