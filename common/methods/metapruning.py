@@ -15,6 +15,7 @@ import torch
 from common.cli import fraction, non_negative_float, positive_float, positive_int, resolve_device
 from common.data import dataset_info, holdout_indices, set_epoch
 from common.errors import UserError
+from common.models import check_kind
 from common.methods.base import Method, Pruned, Pruning, Retraining, Table, Training
 from common.pruning.metapruning import (SEARCH_ARCHS, Constraint, EncodingSampler, EvolutionarySearch, LatencyTable,
                                         NetworkCounter, PruningNet, fitness, flops_range, generate, recalibrate_bn,
@@ -109,6 +110,7 @@ def load_pruningnet(args, ckpt) -> PruningNet:
     arch = ckpt["arch"]
     if arch not in SEARCH_ARCHS or "width" not in ckpt["args"]:
         raise UserError(f"{args.checkpoint} is not a MetaPruning PruningNet checkpoint")
+    check_kind(arch, dataset_info(ckpt["dataset"]).kind, ckpt["dataset"])
     net = PruningNet(search_space(arch, ckpt["args"]["width"]), ckpt["num_classes"], ckpt["in_channels"])
     try:
         net.load_state_dict(ckpt["state_dict"])

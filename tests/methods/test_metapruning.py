@@ -243,6 +243,12 @@ def test_an_arch_without_a_search_space_and_a_pruningnet_of_another_arch(pruning
                      "--max-mflops", "1", "--save", tmp_path / "y", in_process=True)
     assert_one_line_error(proc, "does not hold a PruningNet of mobilenet_v2_cifar at width 0.25")
     assert not (tmp_path / "y").exists()
+    ckpt["args"]["width"], ckpt["arch"] = 0.125, "resnet50_stages"       # ... or of another arch
+    torch.save(ckpt, tmp_path / "arch.pt")
+    proc = run_entry("cifar/metapruning/prune.py", "--checkpoint", tmp_path / "arch.pt", "--data-dir", data,
+                     "--max-mflops", "1", "--save", tmp_path / "z", in_process=True)
+    assert_one_line_error(proc, "resnet50_stages is built for imagenet datasets")
+    assert not (tmp_path / "z").exists()
 
 
 def test_latency_table_measures_each_layer_shape_once_and_bounds_the_search(tmp_path):
@@ -264,3 +270,24 @@ def test_latency_table_measures_each_layer_shape_once_and_bounds_the_search(tmp_
     search.run()
     cache = json.loads((tmp_path / "cache.json").read_text())
     assert len(cache) == 12 and all(v["latency_ms"] <= bound for v in cache.values())
+
+
+def test_a_resumed_pruningnet_run_ends_with_the_same_weights(tmp_path):
+    from helpers import KillAt
+    from helpers_prune_during_training import random_loaders
+
+    def run(folder, kill_at, resume=False):
+        torch.manual_seed(0)
+        net = PruningNet(search_space("mobilenet_v2_cifar", 0.125), 10, in_channels=1)
+        train, test = random_loaders(n=48, batch=16)
+        trainer = Trainer(net, train, test, TrainConfig(epochs=3, lr=0.05, label_smoothing=0.1, progress=False),
+                          folder, {"dataset": "fashion-mnist", "method": "metapruning", "arm": "pruningnet"},
+                          hooks=[EncodingSampler(net, 1), KillAt(kill_at)], resume=resume)
+        trainer.fit()
+        return net.state_dict()
+
+    whole = run(tmp_path / "whole", -1)
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path / "killed", 1)             # killed in epoch 2, after epoch 1's checkpoint
+    resumed = run(tmp_path / "killed", -1, resume=True)
+    assert all(torch.equal(whole[k], resumed[k]) for k in whole)
