@@ -304,7 +304,7 @@ def _prune(args, method, pr, ckpt, model, variant, save, info):
             "base_arm": ckpt["arm"]}
     record = {"variant": variant, "seed": args.seed, "base_cfg": base_cfg, "top1_before": base_top1,
               "top1_after": top1, "best_top1": top1, "final_top1": top1, "base_params": base_params,
-              "base_flops": base_flops, "source": str(args.checkpoint), "report": out.report}
+              "base_flops": base_flops, "source": str(args.checkpoint), "base_arm": ckpt["arm"], "report": out.report}
     result = write_pruned(save, pruned, out.mask, dataset=args.dataset, method=method, meta=meta, record=record,
                           input_size=shape, args=args)
     print(f"{method} {variant}: top-1 {base_top1:.2f}% -> {top1:.2f}% (before fine-tuning); "

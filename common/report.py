@@ -104,9 +104,11 @@ def fmt_value(values, name=""):
 
 def _baselines_of_pruned(pruned, key_acc):
     """Baseline entries read off pruned runs (``top1_before``), for a method that prunes a baseline
-    trained under another method's folder (e.g. ThiNet and regression reuse the L1-norm baseline)."""
+    trained under another method's folder (e.g. ThiNet and regression reuse the L1-norm baseline); not
+    for a model pruned from something else (MetaPruning's PruningNet, shown in its own column)."""
     return [{key_acc: r["top1_before"], "params": r["base_params"], "flops": r["base_flops"]}
-            for r in pruned if r.get("top1_before") is not None and "base_params" in r]
+            for r in pruned if r.get("top1_before") is not None and "base_params" in r
+            and r.get("base_arm", "baseline") == "baseline"]
 
 
 def arms_present(groups, per_arch):

@@ -228,15 +228,11 @@ def table(t):
     for seed in t.seeds:
         for arch in t.archs:
             pnet = t.train(arch, seed, arm="pruningnet", epochs=t.opts.pruningnet_epochs or PNET_EPOCHS[t.tree],
-                           cfg=False, flags=["--width", t.opts.width], variant=_width_tag(t.opts.width))
+                           cfg=False, flags=["--width", t.opts.width])
             for target in targets:
                 flops = ["--max-mflops", target, *t.opts.search_flags.split()]
                 t.retrain(t.prune(pnet, f"f{float(target):g}M", flags=flops))
                 t.retrain(t.prune(pnet, f"f{float(target):g}M-uniform", flags=[*flops, "--uniform"]))
-
-
-def _width_tag(width):
-    return None if float(width) == 1 else f"w{float(width):g}"
 
 
 DEFAULT_TARGETS = {"cifar": ["40"], "imagenet": ["300", "140", "43"]}     # CIFAR: ours; ImageNet: the authors' MBv2
@@ -255,8 +251,7 @@ METHOD = Method(
     name="metapruning", title="MetaPruning: Meta Learning for Automatic Neural Network Channel Pruning (Liu et al., "
                               "ICCV 2019)",
     trainings={"main": Training(flags=train_flags, resolve=train_resolve, model=pruningnet_of, arm="pruningnet",
-                                hooks=lambda args, model: [EncodingSampler(model, args.seed)],
-                                variant=lambda args: _width_tag(args.width))},
+                                hooks=lambda args, model: [EncodingSampler(model, args.seed)])},
     pruning=Pruning(run=prune, load=load_pruningnet, flags=prune_flags, resolve=prune_resolve, check=check,
                     variant=lambda args, ckpt: _mflops_tag(args)),
     finetune=Retraining(flags=smoothing_flag),
