@@ -175,8 +175,8 @@ class RunFolder:
     def worth_keeping(self) -> bool:
         """Anything a later run continues from: a checkpoint, a pruned model, a result, a search's cache
         (a sequence's sub-runs included)."""
-        return any(next(self.path.rglob(name), None) is not None
-                   for name in dict.fromkeys((self.holds, "result.json", "checkpoint.pt", "pruned.pt", "search_cache.json")))
+        kept = (self.holds, "result.json", "checkpoint.pt", "pruned.pt", "search_cache.json")
+        return any(next(self.path.rglob(name), None) is not None for name in dict.fromkeys(kept))
 
     def _clean(self):
         """Remove what this claim created (the folder, or the entries added to an existing one)."""

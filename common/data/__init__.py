@@ -7,5 +7,5 @@ from common.data.cifar import DeviceLoader, load_split
 from common.data.registry import (DATASETS, Dataset, balanced_indices, balanced_sample, dataset_info, holdout_indices,
                                    make_loaders, num_samples, register_dataset, set_epoch)
 
-__all__ = ["DATASETS", "Dataset", "DeviceLoader", "balanced_indices", "balanced_sample", "dataset_info", "holdout_indices",
-           "load_split", "make_loaders", "num_samples", "register_dataset", "set_epoch"]
+__all__ = ["DATASETS", "Dataset", "DeviceLoader", "balanced_indices", "balanced_sample", "dataset_info",
+           "holdout_indices", "load_split", "make_loaders", "num_samples", "register_dataset", "set_epoch"]

@@ -7,7 +7,8 @@ model class -- so a new model works with every method that needs only what it de
 * :class:`ChannelGroup` -- channels that can be removed together (a conv's filters, or the
   channels a :class:`~common.models.layers.ChannelSelection` picks out of a wider BatchNorm),
   with every tensor that must be sliced when they are: producer, BatchNorm, depthwise convs
-  that pass the channels through, further producers joined by residual additions, consumers. ``common.pruning.surgery`` slices any group.
+  that pass the channels through, further producers joined by residual additions,
+  consumers. ``common.pruning.surgery`` slices any group.
 * :class:`ResidualBranch` -- a block computing ``shortcut(x) + branch(x)``: the block module
   (it has a ``shortcut(x)`` method, and may offer ``scale_branch(fn)``: multiply the branch by
   ``fn()`` at no extra cost), the module whose output ends the branch, the branch's last conv, and

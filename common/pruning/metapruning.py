@@ -80,7 +80,8 @@ class SearchSpace:
     def check(self, encoding) -> tuple:
         encoding = tuple(int(g) for g in encoding)
         if len(encoding) != len(self.genes) or not all(0 <= g <= FULL for g in encoding):
-            raise UserError(f"an encoding of {self.arch} has {len(self.genes)} genes in 0..{FULL}, got {list(encoding)}")
+            raise UserError(f"an encoding of {self.arch} has {len(self.genes)} genes in 0..{FULL}, "
+                            f"got {list(encoding)}")
         return encoding
 
     def hidden_of(self, conv: str) -> int:
@@ -150,7 +151,8 @@ class PruningNet(nn.Module):
                 self.convs[name] = (tuple(m.weight.shape), depthwise)
                 self.generators[name.replace(".", "_")] = nn.Sequential(
                     nn.Linear(1 if depthwise else 2, h), nn.ReLU(inplace=True), nn.Linear(h, m.weight.numel()))
-        plain = {k: v for k, v in full.named_parameters() if k.rsplit(".", 1)[0] not in self.convs and not _is_bn(full, k)}
+        plain = {k: v for k, v in full.named_parameters()
+                 if k.rsplit(".", 1)[0] not in self.convs and not _is_bn(full, k)}
         self.plain = nn.ParameterDict({k.replace(".", "_"): nn.Parameter(v.detach().clone()) for k, v in plain.items()})
         self._plain_names = {k.replace(".", "_"): k for k in plain}
         smallest = _skeleton(space.arch, num_classes, in_channels, space.cfg([0] * len(space.genes)))
@@ -444,7 +446,8 @@ class Constraint:
     def met(self, fig: dict) -> bool:
         flops = fig["flops"] if self.counter == "ours" else fig["authors_flops"]
         lat = fig.get("latency_ms")
-        return ((self.min_flops is None or flops >= self.min_flops) and (self.max_flops is None or flops <= self.max_flops)
+        return ((self.min_flops is None or flops >= self.min_flops)
+                and (self.max_flops is None or flops <= self.max_flops)
                 and (self.min_latency is None or lat >= self.min_latency)
                 and (self.max_latency is None or lat <= self.max_latency))
 

@@ -109,8 +109,9 @@ def prune_channels(model: nn.Module, keep: dict) -> nn.Module:
 @torch.no_grad()
 def zero_channels(model: nn.Module, keep: dict) -> nn.Module:
     """Zero, in place, every channel *not* kept: producer filters, bias, BN weight and bias, and the
-    same for the depthwise convs passing them on and the producers summed into them (for a selection group: the BN weight and bias of
-    the selected channels dropped; for a sampler without a BN, the consumers' input weights).
+    same for the depthwise convs passing them on and the producers summed into them (for a selection
+    group: the BN weight and bias of the selected channels dropped; for a sampler without a BN, the
+    consumers' input weights).
 
     The zeroed channels then output exactly 0 after BN (and ReLU), so the model computes
     what :func:`prune_channels` with the same ``keep`` computes -- the check surgery is
