@@ -175,7 +175,7 @@ class RunFolder:
     def worth_keeping(self) -> bool:
         """Anything a later run continues from: a checkpoint, a pruned model, a result, a search's cache
         (a sequence's sub-runs included)."""
-        kept = (self.holds, "result.json", "checkpoint.pt", "pruned.pt", "search_cache.json")
+        kept = (self.holds, "result.json", "checkpoint.pt", "pruned.pt", "search_cache.jsonl")
         return any(next(self.path.rglob(name), None) is not None for name in dict.fromkeys(kept))
 
     def _clean(self):

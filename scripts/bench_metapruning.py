@@ -65,7 +65,7 @@ def one(arch: str, batch: int, size: int, device: str, heldout: int) -> dict:
     with TemporaryDirectory() as tmp:
         search = EvolutionarySearch(space, lambda e: 1.0, lambda e: constraint.figures(counter.layers(space.cfg(e)),
                                                                                          None),
-                                    constraint, Path(tmp) / "cache.json", iterations=20, log=lambda *a: None)
+                                    constraint, Path(tmp) / "cache.jsonl", iterations=20, log=lambda *a: None)
         result = search.run()
     per_candidate = result["search_s"] / result["evaluated"]
     peak = (torch.cuda.max_memory_allocated(dev) / 2 ** 30 if dev.type == "cuda"

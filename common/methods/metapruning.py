@@ -198,7 +198,7 @@ def prune(args, net, ckpt, data) -> Pruned:
             encoding = uniform_encoding(net.space, lambda e: constraint.met(figures(e)))
         result = {"encoding": list(encoding), "error": evaluate(encoding), **figures(encoding)}
     else:
-        search = EvolutionarySearch(net.space, evaluate, figures, constraint, data.folder / "search_cache.json",
+        search = EvolutionarySearch(net.space, evaluate, figures, constraint, data.folder / "search_cache.jsonl",
                                     seed=args.seed, population=args.population, parents=args.parents,
                                     mutations=args.mutations, crossovers=args.crossovers,
                                     mutation_prob=args.mutation_prob, iterations=args.iterations)

@@ -457,9 +457,10 @@ class Constraint:
 class EvolutionarySearch:
     """Algorithm 1 of the paper with the released code's numbers (spec B.4). ``evaluate(encoding)`` gives
     the fitness (top-1 error, lower is better), ``figures(encoding)`` the constraint's figures and
-    ``constraint.met`` accepts them. Fitness values are cached in ``cache_path`` (JSON, rewritten after
-    every evaluation): started again with the same seed, a search replays its candidates, reads what it
-    evaluated from the cache and continues, ending with the same population as an uninterrupted run."""
+    ``constraint.met`` accepts them. Fitness values are cached in ``cache_path`` (JSON lines, one appended
+    and flushed per evaluation; a line cut short by a kill is ignored): started again with the same seed,
+    a search replays its candidates, reads what it evaluated from the cache and continues, ending with
+    the same population as an uninterrupted run."""
 
     def __init__(self, space: SearchSpace, evaluate, figures, constraint: Constraint, cache_path, seed: int = 0,
                  population: int = 50, parents: int = 10, mutations: int = 25, crossovers: int = 25,
@@ -469,7 +470,7 @@ class EvolutionarySearch:
         self.rng = random.Random(seed)
         self.population, self.parents, self.mutations, self.crossovers = population, parents, mutations, crossovers
         self.mutation_prob, self.iterations, self.log = mutation_prob, iterations, log
-        self.cache = json.loads(self.cache_path.read_text()) if self.cache_path.is_file() else {}
+        self.cache = _read_cache(self.cache_path)
         self.figure_cache: dict = {}
         self.evaluated: list[tuple] = []         # (error, encoding) in evaluation order
         self.fitness_s = self.overhead_s = 0.0
@@ -493,7 +494,10 @@ class EvolutionarySearch:
             error = float(self.evaluate_fn(encoding))
             self.fitness_s += time.perf_counter() - t0
             self.cache[k] = {"error": error, **self.figure_cache[encoding]}
-            write_json(self.cache_path, self.cache)
+            self.cache_path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.cache_path, "a") as f:
+                f.write(json.dumps({"encoding": k, **self.cache[k]}) + "\n")
+                f.flush()
         return self.cache[k]["error"]
 
     def _mutate(self, parents, seen):
@@ -566,6 +570,19 @@ class EvolutionarySearch:
                 "median_random_error": statistics.median(first_errors) if first_errors else math.nan,
                 "search_s": round(total, 3), "fitness_s": round(self.fitness_s, 3),
                 "overhead_s": round(total - self.fitness_s, 3)}
+
+
+def _read_cache(path: Path) -> dict:
+    """``{encoding: {"error": ..., figures}}`` from a search's JSON-lines cache (a cut last line is skipped)."""
+    cache = {}
+    if path.is_file():
+        for line in path.read_text().splitlines():
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            cache[entry.pop("encoding")] = entry
+    return cache
 
 
 def flops_range(space: SearchSpace, counter: NetworkCounter, convention: str = "ours") -> tuple[int, int]:
