@@ -228,7 +228,8 @@ def table(t):
     for seed in t.seeds:
         for arch in t.archs:
             pnet = t.train(arch, seed, arm="pruningnet", epochs=t.opts.pruningnet_epochs or PNET_EPOCHS[t.tree],
-                           cfg=False, flags=["--width", t.opts.width])
+                           cfg=False, flags=["--width", t.opts.width,
+                                             *(["--holdout", t.opts.holdout] if t.opts.holdout else [])])
             for target in targets:
                 flops = ["--max-mflops", target, *t.opts.search_flags.split()]
                 t.retrain(t.prune(pnet, f"f{float(target):g}M", flags=flops))
@@ -242,6 +243,7 @@ PNET_EPOCHS = {"cifar": 40, "imagenet": 64}
 def table_flags(p):
     p.add_argument("--mflops", default="", help="FLOPs targets in millions (default: CIFAR 40; ImageNet 300 140 43)")
     p.add_argument("--width", default="1", help="the search space's base widths x this (default 1)")
+    p.add_argument("--holdout", default=None, help="training images held out for the search (default 50 per class)")
     p.add_argument("--pruningnet-epochs", type=positive_int, default=None,
                    help="PruningNet training epochs (default CIFAR 40, ImageNet 64)")
     p.add_argument("--search-flags", default="", help="more prune.py flags, e.g. '--iterations 5 --population 20'")

@@ -6,5 +6,5 @@ lr 0.5 decayed linearly to 0, weight decay 4e-5, label smoothing 0.1. ResNet-50:
 from common.arms import scratch
 
 if __name__ == "__main__":
-    scratch("metapruning", dataset="imagenet", epochs=256, lr=0.5, batch_size=1024, lr_batch=1024,
+    scratch("metapruning", epochs=256, lr=0.5, batch_size=1024, lr_batch=1024,
             weight_decay=4e-5, schedule="linear")

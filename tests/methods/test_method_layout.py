@@ -46,3 +46,12 @@ def test_every_entry_point_is_a_recipe(path):
     assert len(body) == 1 and isinstance(body[0], ast.If), "only the __main__ guard"
     guard = body[0].body
     assert len(guard) == 1 and isinstance(guard[0], ast.Expr) and isinstance(guard[0].value, ast.Call)
+
+
+@pytest.mark.parametrize("path", RECIPES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_recipe_builds_its_command_line(path):
+    """``--help`` parses the recipe's defaults into its command line (a default the arm does not take fails here)."""
+    from helpers import run_entry
+    proc = run_entry(path, "--help")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "usage:" in proc.stdout
