@@ -102,6 +102,12 @@ def prune_resolve(args, ckpt):
     for lo, hi in (("min_mflops", "max_mflops"), ("min_latency_ms", "max_latency_ms")):
         if getattr(args, lo) is not None and getattr(args, hi) is not None and getattr(args, lo) > getattr(args, hi):
             raise UserError(f"--{lo.replace('_', '-')} is above --{hi.replace('_', '-')}")
+    if args.encoding:
+        try:
+            args.encoding = ",".join(str(int(g)) for g in args.encoding.replace(" ", "").split(","))
+        except ValueError:
+            raise UserError(f"--encoding {args.encoding!r}: give the gene values as comma-separated integers 0..30") \
+                from None
     args.holdout = ckpt["args"]["holdout"]
     args.width = ckpt["args"]["width"]
 
@@ -122,6 +128,8 @@ def load_pruningnet(args, ckpt) -> PruningNet:
 
 def check(args, net, input_size):
     """The FLOPs bounds against the smallest and the largest network of the space (before any data is read)."""
+    if args.encoding:
+        net.space.check(args.encoding.split(","))
     counter = counter_of(net, input_size)
     lo, hi = flops_range(net.space, counter, args.flops_counter)
     if args.max_mflops is not None and args.max_mflops * 1e6 < lo:
@@ -193,7 +201,7 @@ def prune(args, net, ckpt, data) -> Pruned:
 
     if args.encoding or args.uniform:
         if args.encoding:
-            encoding = net.space.check(args.encoding.replace(" ", "").split(","))
+            encoding = net.space.check(args.encoding.split(","))
         else:
             encoding = uniform_encoding(net.space, lambda e: constraint.met(figures(e)))
         result = {"encoding": list(encoding), "error": evaluate(encoding), **figures(encoding)}

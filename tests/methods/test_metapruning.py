@@ -222,6 +222,8 @@ def test_prune_finetune_scratch_from_a_pruningnet(pruningnet):
     (["--max-mflops", "500"], "is not below the largest network"),
     (["--min-mflops", "500"], "is above the largest network"),
     ([], "give a constraint"),
+    (["--encoding", "1,x"], "comma-separated integers"),
+    (["--encoding", "1,2,3"], "has 24 genes in 0..30"),
 ])
 def test_bad_search_flags_are_one_line(pruningnet, flags, needle):
     root, data = pruningnet
