@@ -12,7 +12,7 @@ from helpers_prune_during_training import assert_one_line_error, run_entry, writ
 
 from common.engine import TrainConfig, Trainer
 from common.flops import count_flops
-from common.models import build_model
+from common.models import build_model, default_cfg
 from common.pruning.metapruning import (FULL, SCALES, Constraint, EncodingSampler, EvolutionarySearch, NetworkCounter,
                                         PruningNet, _read_cache, authors_flops, generate, recalibrate_bn,
                                         sample_encoding, search_space)
@@ -47,6 +47,9 @@ def test_search_spaces_follow_the_spec():
     cfg = r50.cfg([FULL] * 4 + [0] + [FULL] * 15)        # the first block's mid gene sets both its inner widths
     assert cfg[5:7] == [6, 6] and cfg[4] == 2048 and cfg[7:9] == [64, 64]
     assert len(search_space("mobilenet_v1").genes) == 13 and search_space("mobilenet_v1").base[13] == 1024
+    for arch in ("mobilenet_v1", "resnet50_stages", "mobilenet_v2_cifar"):    # the full encoding is the plain model
+        space = search_space(arch)
+        assert space.cfg([FULL] * len(space.genes)) == default_cfg(arch)
 
 
 def _authors_count(model, size):
