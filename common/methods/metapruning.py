@@ -232,11 +232,11 @@ def prune(args, net, ckpt, data) -> Pruned:
 def table(t):
     """The paper's Table: per model and FLOPs target, the searched network and the uniform baseline at the same
     constraint, each fine-tuned (generated weights) and trained from scratch (E and B)."""
-    targets = t.opts.mflops.split() or DEFAULT_TARGETS[t.tree]
+    targets = [f"{_mflops(m):g}" for m in t.opts.mflops.split()] or DEFAULT_TARGETS[t.tree]
     for seed in t.seeds:
         for arch in t.archs:
             pnet = t.train(arch, seed, arm="pruningnet", epochs=t.opts.pruningnet_epochs or PNET_EPOCHS[t.tree],
-                           cfg=False, flags=["--width", t.opts.width,
+                           cfg=False, flags=["--width", f"{t.opts.width:g}",
                                              *(["--holdout", t.opts.holdout] if t.opts.holdout else [])])
             for target in targets:
                 flops = ["--max-mflops", target, *t.opts.search_flags.split()]
@@ -248,10 +248,22 @@ DEFAULT_TARGETS = {"cifar": ["40"], "imagenet": ["300", "140", "43"]}     # CIFA
 PNET_EPOCHS = {"cifar": 40, "imagenet": 64}
 
 
+def _mflops(text) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise UserError(f"--mflops: {text!r} is not a positive number of million FLOPs")
+    return value
+
+
 def table_flags(p):
     p.add_argument("--mflops", default="", help="FLOPs targets in millions (default: CIFAR 40; ImageNet 300 140 43)")
-    p.add_argument("--width", default="1", help="the search space's base widths x this (default 1)")
-    p.add_argument("--holdout", default=None, help="training images held out for the search (default 50 per class)")
+    p.add_argument("--width", type=positive_float, default=1.0,
+                   help="the search space's base widths x this (default 1)")
+    p.add_argument("--holdout", type=positive_int, default=None,
+                   help="training images held out for the search (default 50 per class)")
     p.add_argument("--pruningnet-epochs", type=positive_int, default=None,
                    help="PruningNet training epochs (default CIFAR 40, ImageNet 64)")
     p.add_argument("--search-flags", default="", help="more prune.py flags, e.g. '--iterations 5 --population 20'")

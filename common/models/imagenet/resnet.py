@@ -202,7 +202,6 @@ class ImageNetResNet(nn.Module):
                                     (f"{blk}.conv3",), stage=s)]
         return groups
 
-
     def _stage_groups(self) -> list[ChannelGroup]:
         names = [[blk for blk, s, _ in self.block_names() if s == stage] for stage in range(4)]
         groups = [ChannelGroup("conv1", 0, self.cfg[0], "conv1", "bn1", (f"{names[0][0]}.conv1",
