@@ -88,8 +88,9 @@ _INIT_FUNCTIONS = ("normal_", "uniform_", "constant_", "ones_", "zeros_", "kaimi
 def build_shapes(arch: str, num_classes: int, in_channels: int = 3, cfg: list | None = None) -> nn.Module:
     """``build_model`` on the meta device, without initialising: the network's modules and shapes, no
     numbers (a forward of a meta tensor gives every layer's output shape). Fast -- the ``torch.nn.init``
-    functions are skipped while it is built -- for code that builds many networks to measure them
-    (MetaPruning's PruningNet and search)."""
+    functions are skipped while it is built (not thread-safe: other threads building a model meanwhile
+    would skip theirs too) -- for code that builds many networks to measure them (MetaPruning's
+    PruningNet and search)."""
     import torch
 
     saved = {name: getattr(nn.init, name) for name in _INIT_FUNCTIONS}

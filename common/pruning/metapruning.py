@@ -43,7 +43,7 @@ import torch.nn as nn
 from torch.func import functional_call
 
 from common.checkpoint import write_json
-from common.engine import Hook
+from common.engine import Hook, evaluate
 from common.errors import UserError
 from common.models import build_model, build_shapes, default_cfg
 
@@ -269,8 +269,6 @@ def recalibrate_bn(model: nn.Module, batches) -> None:
 def fitness(pnet: PruningNet, encoding, recal_batches, heldout, device) -> float:
     """Top-1 error (%) on ``heldout`` of the encoding's generated network after re-estimating its BN
     statistics on ``recal_batches`` (spec B.4)."""
-    from common.engine import evaluate
-
     model = generate(pnet, encoding)
     recalibrate_bn(model, recal_batches)
     return 100.0 - evaluate(model, heldout, device)[1]
