@@ -1,4 +1,4 @@
-"""The arms of the paper's comparison, for any declared method (``common.methods``).
+"""The arms of the paper's comparison, for any method (``common.methods``: a method object, or its name).
 
   train      ``main.py``           the baseline, or the method's own training run
   prune      ``prune.py``          score, select and build the smaller model (the method's algorithm)
@@ -7,10 +7,12 @@
                                    E = same epochs, B = same compute (epochs x FLOPs(base) / FLOPs(pruned))
 
 An entry point is a recipe: the paper's defaults and one call, e.g.
-``train("slimming", arch="vgg19", epochs=160, lr=0.1)``. Each call parses the shared flags
-(``common.cli``) and the method's own, resolves the defaults that depend on other flags, claims
-its run folder (``common.runs``: named by the settings, one process, refused resume on other
-settings) and runs the one engine. Its ``--help`` is the recipe file's docstring.
+``train("slimming", arch="vgg19", epochs=160, lr=0.1)``. The call makes the entry point's settings out of
+typed parts (``common.settings``): the method's own flags, the model, the data, the training
+(``common.engine.TrainConfig``, whose defaults the recipe's values replace) and the run folder. It parses
+the command line into one frozen settings object, lets the method fill in what depends on other settings,
+claims the run folder (``common.runs``: named by the settings, one process, a resume with other settings
+refused) and runs the one engine with ``TrainConfig.of(settings)``. ``--help`` is the recipe's docstring.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import Optional
 
 import torch
 import torch.nn as nn
@@ -25,18 +28,17 @@ import torch.nn as nn
 from common import distributed
 from common.checkpoint import (check_meta, code_revision, load_checkpoint, make_checkpoint, model_from_checkpoint,
                                save_checkpoint, write_json)
-from common.cli import (ArgumentParser, add_data_args, add_image_args, add_model_args, add_run_args, add_train_args,
-                        data_options, input_size, main_guard, non_negative_int, parse_cfg, positive_float,
-                        positive_int, recipe_doc, resolve_device, train_config)
-from common.data import balanced_sample, dataset_info, make_loaders, num_samples
-from common.engine import Trainer, evaluate, seed_everything
+from common.data import DATASETS, DataSettings, ImageSettings, balanced_sample, dataset_info, make_loaders, num_samples
+from common.distributed import resolve_device
+from common.engine import TrainConfig, Trainer, evaluate, seed_everything
 from common.errors import UserError
 from common.flops import count_flops, count_params
 from common.masks import apply_mask_, kept_params
 from common.masks import sparsity as mask_sparsity
-from common.methods import get_method
-from common.models import build_model, check_kind
-from common.runs import RUNS_ROOT, RunFolder, checked_save, run_folder, settings_of
+from common.methods import Training, get_method
+from common.models import ModelSettings, build_model, check_kind
+from common.runs import RUNS_ROOT, RunFolder, RunSettings, checked_save, run_folder, settings_of
+from common.settings import Part, Settings, derived, entry_point, flag, main_guard, non_negative_int, positive_float, positive_int
 
 
 def model_for(dataset: str, arch: str, cfg=None) -> nn.Module:
@@ -46,10 +48,10 @@ def model_for(dataset: str, arch: str, cfg=None) -> nn.Module:
     return build_model(arch, info.num_classes, info.in_channels, cfg)
 
 
-def run_dir_of(args, dataset, method, arch, arm, tag) -> Path:
+def run_dir_of(s, dataset, method: str, arch, arm, tag) -> Path:
     """``--save`` if given, else the default folder named by the run's settings (``common.runs``)."""
-    save = checked_save(args.save)
-    return save if save is not None else run_folder(RUNS_ROOT, dataset, method, arch, arm, tag, settings_of(args))
+    save = checked_save(s.save)
+    return save if save is not None else run_folder(RUNS_ROOT, dataset, method, arch, arm, tag, settings_of(s))
 
 
 def _check_batch(model, batch_size):
@@ -58,35 +60,45 @@ def _check_batch(model, batch_size):
                         f"layer that cannot train on one; use --batch-size 2 or more")
 
 
-def run_training(args, model, *, dataset, method, arm, tag, meta=None, hooks=(), epochs=None, mask=None,
-                 optimizer=None, lr_fn=None, config=None, loaders=None, start_step=0):
-    """Claim the run folder, load the data (unless ``loaders=(train, test)`` are given), place the
-    model and run the engine; returns the result dict. Under torchrun, one process per GPU."""
+def method_meta(method) -> dict:
+    """What a checkpoint records of its method beyond the name: the declaring file of a method outside common/."""
+    return {"method_source": method.source} if method.source else {}
+
+
+def run_training(s, model, *, dataset, method, arm, tag, meta=None, hooks=(), epochs=None, mask=None,
+                 optimizer=None, lr_fn=None, config=None, loaders=None, start_step=0, measured=None,
+                 uses_method=True):
+    """Claim the run folder, load the data (unless ``loaders=(train, test)`` are given), place the model and
+    run the engine with ``config`` (default: the training part of ``s``, ``epochs`` if given); returns the
+    result dict. ``measured``: the network counted in result.json (default the model); ``uses_method``: the
+    run depends on the method's code (False: a plain baseline; ``common.code``). Under torchrun, one process
+    per GPU."""
     local_rank = distributed.init_from_env()
-    device = resolve_device(args.device)
+    device = resolve_device(s.device)
     if distributed.world_size() > 1 and device.type == "cuda":
         device = torch.device("cuda", local_rank)
-    _check_batch(model, args.batch_size)
-    run_dir = run_dir_of(args, dataset, method, model.arch, arm, tag)
+    _check_batch(model, s.batch_size)
+    run_dir = run_dir_of(s, dataset, method.name, model.arch, arm, tag)
     info = dataset_info(dataset)
-    claim = RunFolder(run_dir, args, resume=args.resume) if distributed.is_main() else _NoClaim()
+    claim = RunFolder(run_dir, s, resume=s.resume) if distributed.is_main() else _NoClaim()
     with claim:
-        train, test = loaders or make_loaders(dataset, args.data_dir, args.batch_size, args.test_batch_size,
-                                              device=device, seed=args.seed, subset=args.subset,
-                                              channels_last=args.channels_last, test_subset=args.test_subset,
-                                              **data_options(args))[:2]
+        train, test = loaders or make_loaders(dataset, s.data_dir, s.batch_size, s.test_batch_size, device=device,
+                                              seed=s.seed, subset=s.subset, channels_last=s.channels_last,
+                                              test_subset=s.test_subset, image_size=s.image_size, workers=s.workers,
+                                              gpu_decode=s.gpu_decode, holdout=s.holdout)[:2]
         model.to(device)
         if mask is not None:
             mask = {k: v.to(device) for k, v in mask.items()}
-        config = config or train_config(args, epochs)
-        meta = {"dataset": dataset, "method": method, "arm": arm, "seed": args.seed, **(meta or {})}
+        config = config or TrainConfig.of(s).replace(**({} if epochs is None else {"epochs": epochs}))
+        meta = {"dataset": dataset, "method": method.name, "arm": arm, "seed": s.seed, **method_meta(method),
+                **(meta or {}), "code": method.code(uses_method)}
         if distributed.is_main():
             procs = f", {distributed.world_size()} processes" if distributed.world_size() > 1 else ""
-            print(f"{method} {arm}: {model.arch} on {dataset} ({num_samples(train)} train images{procs}), "
-                  f"{config.epochs} epochs, lr {config.lr}, run dir {run_dir}", flush=True)
+            print(f"{method.name} {arm}: {model.arch} on {dataset} ({num_samples(train)} train images{procs}), "
+                  f"{config.epochs} epochs, lr {config.base_lr}, run dir {run_dir}", flush=True)
         trainer = Trainer(model, train, test, config, run_dir, meta, hooks=hooks, optimizer=optimizer, lr_fn=lr_fn,
-                          args=args, mask=mask, resume=args.resume, device=device, start_step=start_step,
-                          input_size=input_size(info, args))
+                          args=s, mask=mask, resume=s.resume, device=device, start_step=start_step,
+                          input_size=s.input_size(info), measured=measured)
         result = trainer.fit()
     if distributed.is_main():
         print(f"done: best top-1 {result['best_top1']:.2f}% (epoch {result['best_epoch']}), "
@@ -107,34 +119,31 @@ class _NoClaim:
 
 # ----------------------------------------------------------------------------- train
 
-def train(method: str, *, arch: str, dataset: str = "cifar10", training: str = "main", argv=None, **recipe):
-    """``main.py``: train ``arch`` with the recipe (epochs, lr, batch_size, weight_decay, schedule,
-    milestones, lr_decay, warmup_epochs, nesterov) and the method's training additions."""
-    t = get_method(method).trainings[training]
-    p = ArgumentParser(description=recipe_doc(f"{method}: train"))
-    add_model_args(p, arch)
-    add_data_args(p, dataset)
-    add_train_args(p, **recipe)
-    add_run_args(p)
-    if t.flags:
-        t.flags(p)
+def train(method, *, arch: str, dataset: str = "cifar10", training: str = "main", argv=None, **recipe):
+    """``main.py``: train ``arch`` with the recipe (any :class:`~common.engine.TrainConfig` field: epochs, lr,
+    batch_size, weight_decay, schedule, milestones, lr_decay, warmup_epochs, nesterov, ...) and the method's
+    training additions (its :class:`~common.methods.Training`)."""
+    m = get_method(method)
+    t = m.trainings[training]
+    parser, settings = entry_point(f"{m.name}: train", [
+        Part(t.settings, title=m.name),
+        Part(ModelSettings, {"arch": arch}, "model"),
+        Part(DataSettings, {"dataset": dataset}, "data", choices={"dataset": sorted(DATASETS)}),
+        Part(TrainConfig, recipe, "training"),
+        Part(RunSettings, title="run folder")], name=f"{m.name}-train")
 
-    def run(args):
-        info = dataset_info(args.dataset)
-        check_kind(args.arch, info.kind, args.dataset)
-        if t.resolve:
-            t.resolve(args)
-        arm = t.arm(args) if callable(t.arm) else t.arm
-        variant = t.variant(args) if t.variant else None
-        seed_everything(args.seed)
-        model = t.model(args, info) if t.model else build_model(args.arch, info.num_classes, info.in_channels,
-                                                                 parse_cfg(args.cfg))
-        hooks = t.hooks(args, model) if t.hooks else []
-        tag = f"{variant}-seed{args.seed}" if variant else f"seed{args.seed}"
-        return run_training(args, model, dataset=args.dataset, method=method, arm=arm, tag=tag,
-                            meta={"variant": variant}, hooks=hooks)
+    def run(s):
+        info = dataset_info(s.dataset)
+        check_kind(s.arch, info.kind, s.dataset)
+        s = t.resolve(s)
+        arm, variant = t.arm(s), t.variant(s)
+        seed_everything(s.seed)
+        model = t.network(s, info) or s.build(info)
+        tag = f"{variant}-seed{s.seed}" if variant else f"seed{s.seed}"
+        return run_training(s, model, dataset=s.dataset, method=m, arm=arm, tag=tag, meta={"variant": variant},
+                            hooks=t.hooks(s, model), measured=m.measured(model), uses_method=type(t) is not Training)
 
-    return main_guard(run, p, argv)
+    return main_guard(run, parser, argv, settings)
 
 
 # ----------------------------------------------------------------------------- prune
@@ -146,8 +155,29 @@ class PruneData:
     train: object
     test: object
     input_size: tuple
-    sample: object          # (count) -> list of normalised training batches on the device
+    sample: object          # (count) -> list of (x, y) class-balanced training batches on the device
     folder: Path = None     # the run folder
+
+
+@dataclass(frozen=True)
+class PruneRun(ImageSettings):
+    """The flags every ``prune.py`` has."""
+
+    checkpoint: Optional[str] = flag(None, "the trained model to prune (checkpoint.pt / best.pt)")
+    published: Optional[str] = flag(None, "build this published architecture instead (fresh weights; for "
+                                          "main_scratch.py)")
+    dataset: Optional[str] = flag(None, "dataset (default: the checkpoint's)")
+    data_dir: str = flag("data", "the dataset's folder (as main.py's --data-dir)")
+    save: Optional[str] = flag(None, "output folder (default runs/<dataset>/<method>/<arch>/pruned/"
+                                     "<variant>-seed<seed>-<settings hash>)")
+    device: Optional[str] = flag(None, "cuda, cuda:N or cpu (default: cuda when available)")
+    test_batch_size: int = flag(256, "images per evaluation batch (no effect on results)", type=positive_int)
+    batch_size: int = flag(64, "batch size of the training samples a method reads (default %(default)s)",
+                           type=positive_int)
+    seed: Optional[int] = flag(None, "default: the checkpoint's seed", type=non_negative_int)
+    test_subset: Optional[int] = flag(None, "evaluate on the first N test images only (smoke runs)",
+                                      type=positive_int)
+    holdout: Optional[int] = derived(None)     # training images the checkpoint's run held out (MetaPruning)
 
 
 PRETRAINED = "pretrained"      # a baseline trained elsewhere (a downloaded checkpoint): any method prunes it
@@ -159,9 +189,9 @@ def _check_source(ckpt, path, method, accepts=()):
                         f"or a checkpoint from {method}")
 
 
-def _dataset_of(args, ckpt, path):
-    if args.dataset is not None and args.dataset != ckpt["dataset"]:
-        raise UserError(f"{path} was trained on {ckpt['dataset']}, not {args.dataset}")
+def _dataset_of(s, ckpt, path):
+    if s.dataset is not None and s.dataset != ckpt["dataset"]:
+        raise UserError(f"{path} was trained on {ckpt['dataset']}, not {s.dataset}")
     return ckpt["dataset"]
 
 
@@ -180,134 +210,112 @@ def write_pruned(folder: Path, model, mask, *, dataset, method, meta: dict, reco
     (``record`` plus the model's parameters, FLOPs, sparsity and their reduction against ``meta``'s
     ``base_params`` / ``base_flops``). Returns the result dict."""
     figures = model_figures(model, mask, input_size)
-    result = {"dataset": dataset, "method": method, "arm": "pruned", "arch": model.arch, "cfg": list(model.cfg),
+    result = {"dataset": dataset, "method": method.name, "arm": "pruned", "arch": model.arch, "cfg": list(model.cfg),
               **record, **figures}
     if meta.get("base_params"):
         result["params_reduction"] = 1 - figures["params"] / meta["base_params"]
         result["flops_reduction"] = 1 - figures["flops"] / meta["base_flops"]
-    result["code_revision"] = code_revision()
-    save_checkpoint(make_checkpoint(model.cpu(), dataset, method, "pruned", mask=mask, args=args, meta=meta),
-                    folder / "pruned.pt")
+    result["code_revision"], result["code"] = code_revision(), method.code()
+    save_checkpoint(make_checkpoint(model.cpu(), dataset, method.name, "pruned", mask=mask, args=args,
+                                    meta={**meta, **method_meta(method)}), folder / "pruned.pt")
     write_json(folder / "result.json", result)
     return result
 
 
-def prune(method: str, *, batch_size: int = 64, dataset: str | None = None, argv=None):
+def prune(method, *, batch_size: int = 64, dataset: str | None = None, argv=None):
     """``prune.py``: the method's pruning of a trained checkpoint, written as ``pruned.pt`` + ``result.json``;
     or, with ``--published NAME``, a published pruned architecture of the method, built from its widths
     without running the algorithm (for Scratch-E/B, as the original code trained them)."""
     m = get_method(method)
-    pr = m.pruning
-    p = ArgumentParser(description=recipe_doc(f"{method}: prune a trained model"))
-    p.add_argument("--checkpoint", default=None, help="the trained model to prune (checkpoint.pt / best.pt)")
-    if pr.published:
-        p.add_argument("--published", choices=sorted(pr.published), default=None,
-                       help="build this published architecture instead (fresh weights; for main_scratch.py)")
-    p.add_argument("--dataset", default=None,
-                   help=f"dataset (default: the checkpoint's{f', or {dataset}' if dataset else ''})")
-    p.add_argument("--data-dir", default="data")
-    p.add_argument("--save", default=None, help="output folder (default runs/<dataset>/<method>/<arch>/pruned/"
-                                                "<variant>-seed<seed>-<settings hash>)")
-    p.add_argument("--device", default=None)
-    p.add_argument("--test-batch-size", type=positive_int, default=256)
-    p.add_argument("--batch-size", type=positive_int, default=batch_size,
-                   help="batch size of the training samples a method reads")
-    p.add_argument("--seed", type=non_negative_int, default=None, help="default: the checkpoint's seed")
-    p.add_argument("--test-subset", type=positive_int, default=None,
-                   help="evaluate on the first N test images only (smoke runs)")
-    add_image_args(p)
-    if pr.flags:
-        pr.flags(p)
+    parser, settings = entry_point(f"{m.name}: prune a trained model", [
+        Part(m.prune_settings, title=m.name),
+        Part(PruneRun, {"batch_size": batch_size}, choices={"published": sorted(m.published)},
+             omit=() if m.published else ("published",))], name=f"{m.name}-prune")
 
-    def run(args):
+    def run(s):
         distributed.refuse_under_torchrun("prune.py")
-        if getattr(args, "published", None):
-            return _build_published(args, method, pr, dataset)
-        if args.checkpoint is None:
+        if s.published:
+            return _build_published(s, m, dataset)
+        if s.checkpoint is None:
             raise UserError("give --checkpoint, the trained model to prune"
-                            + (f", or --published NAME ({', '.join(sorted(pr.published))})" if pr.published else ""))
-        ckpt = load_checkpoint(args.checkpoint)
-        _check_source(ckpt, args.checkpoint, method, pr.accepts)
+                            + (f", or --published NAME ({', '.join(sorted(m.published))})" if m.published else ""))
+        ckpt = load_checkpoint(s.checkpoint)
+        _check_source(ckpt, s.checkpoint, m.name, m.accepts)
         if ckpt["arm"] == "pruned":
-            raise UserError(f"{args.checkpoint} is already a pruned model; prune a trained one")
-        args.dataset = _dataset_of(args, ckpt, args.checkpoint)
-        if args.seed is None:
-            args.seed = ckpt["meta"].get("seed", 0)
-        if args.image_size is None:
-            args.image_size = ckpt["args"].get("image_size")
-        if pr.resolve:
-            pr.resolve(args, ckpt)
-        variant = pr.variant(args, ckpt)
-        info = dataset_info(args.dataset)
-        model = pr.load(args, ckpt) if pr.load else model_from_checkpoint(ckpt)
-        if pr.prepare:      # e.g. fold SSS's block scales, add the regression method's channel samplers
-            model = pr.prepare(args, model, ckpt) or model
-        if pr.check:
-            pr.check(args, model, input_size(info, args))
-        save = run_dir_of(args, args.dataset, method, model.arch, "pruned", f"{variant}-seed{args.seed}")
-        with RunFolder(save, args, holds="result.json"):
-            return _prune(args, method, pr, ckpt, model, variant, save, info)
+            raise UserError(f"{s.checkpoint} is already a pruned model; prune a trained one")
+        s = s.replace(dataset=_dataset_of(s, ckpt, s.checkpoint),
+                      seed=ckpt["meta"].get("seed", 0) if s.seed is None else s.seed,
+                      image_size=s.image_size or ckpt["args"].get("image_size"))
+        s = m.resolve_pruning(s, ckpt)
+        variant = m.pruned_variant(s, ckpt)
+        info = dataset_info(s.dataset)
+        model = m.load(s, ckpt) or model_from_checkpoint(ckpt)
+        model = m.prepare(s, model, ckpt) or model      # e.g. fold SSS's block scales, add channel samplers
+        m.check(s, model, s.input_size(info))
+        save = run_dir_of(s, s.dataset, m.name, model.arch, "pruned", f"{variant}-seed{s.seed}")
+        with RunFolder(save, s, holds="result.json"):
+            return _prune(s, m, ckpt, model, variant, save, info)
 
-    return main_guard(run, p, argv)
+    return main_guard(run, parser, argv, settings)
 
 
-def _build_published(args, method, pr, default_dataset):
+def _build_published(s, m, default_dataset):
     """A published architecture of the method at its widths, freshly initialised, as a pruned checkpoint
     (meta ``published``: it has no trained weights, so only Scratch-E/B take it)."""
-    if args.checkpoint is not None:
+    if s.checkpoint is not None:
         raise UserError("give --checkpoint or --published, not both")
-    args.dataset = args.dataset or default_dataset
-    if args.dataset is None:
+    s = s.replace(dataset=s.dataset or default_dataset, seed=0 if s.seed is None else s.seed)
+    if s.dataset is None:
         raise UserError("--published needs --dataset")
-    args.seed = 0 if args.seed is None else args.seed
-    arch, cfg = pr.published[args.published]
-    info = dataset_info(args.dataset)
-    model = model_for(args.dataset, arch, cfg)
-    base = model_for(args.dataset, arch)
-    shape = input_size(info, args)
-    save = run_dir_of(args, args.dataset, method, arch, "pruned", f"{args.published}-seed{args.seed}")
-    with RunFolder(save, args, holds="result.json"):
-        seed_everything(args.seed)
+    arch, cfg = m.published[s.published]
+    info = dataset_info(s.dataset)
+    model = model_for(s.dataset, arch, cfg)
+    base = model_for(s.dataset, arch)
+    shape = s.input_size(info)
+    save = run_dir_of(s, s.dataset, m.name, arch, "pruned", f"{s.published}-seed{s.seed}")
+    with RunFolder(save, s, holds="result.json"):
+        seed_everything(s.seed)
         base_params, base_flops = count_params(base), count_flops(base, shape)
-        meta = {"variant": args.published, "seed": args.seed, "base_cfg": list(base.cfg), "base_flops": base_flops,
+        meta = {"variant": s.published, "seed": s.seed, "base_cfg": list(base.cfg), "base_flops": base_flops,
                 "base_params": base_params, "published": True, "source": "published"}
-        result = write_pruned(save, model, None, dataset=args.dataset, method=method, meta=meta, input_size=shape,
+        result = write_pruned(save, model, None, dataset=s.dataset, method=m, meta=meta, input_size=shape,
                               record={**{k: meta[k] for k in ("variant", "seed", "base_cfg", "published", "source")},
-                                      "base_params": base_params, "base_flops": base_flops}, args=args)
-    print(f"{method} {args.published} (published widths, fresh weights): params {base_params:,} -> "
+                                      "base_params": base_params, "base_flops": base_flops}, args=s)
+    print(f"{m.name} {s.published} (published widths, fresh weights): params {base_params:,} -> "
           f"{result['params']:,}; FLOPs {base_flops:,} -> {result['flops']:,} "
           f"({base_flops / result['flops']:.3f}x fewer); train it with main_scratch.py --checkpoint "
           f"{save / 'pruned.pt'}")
     return result
 
 
-def _prune(args, method, pr, ckpt, model, variant, save, info):
-    seed_everything(args.seed)
-    device = resolve_device(args.device)
+def _prune(s, m, ckpt, model, variant, save, info):
+    seed_everything(s.seed)
+    device = resolve_device(s.device)
     model.to(device)
-    train_loader, test_loader, _ = make_loaders(args.dataset, args.data_dir, args.batch_size, args.test_batch_size,
-                                                device=device, seed=args.seed, test_subset=args.test_subset,
-                                                **data_options(args))
-    shape = input_size(info, args)
+    train_loader, test_loader, _ = make_loaders(s.dataset, s.data_dir, s.batch_size, s.test_batch_size,
+                                                device=device, seed=s.seed, test_subset=s.test_subset,
+                                                image_size=s.image_size, workers=s.workers, gpu_decode=s.gpu_decode,
+                                                holdout=s.holdout)
+    shape = s.input_size(info)
     base_top1 = evaluate(model, test_loader, device)[1]
     base_cfg, base_mask = list(model.cfg), ckpt.get("mask")
-    base = model.base_network() if hasattr(model, "base_network") else model    # a PruningNet: its widest network
+    base = m.measured(model)
     base_flops = count_flops(base, shape, base_mask is not None)
     base_params = count_params(base, base_mask is not None)
-    sample = partial(balanced_sample, args.dataset, args.data_dir, batch_size=args.batch_size, seed=args.seed,
-                     device=device, image_size=args.image_size)
-    out = pr.run(args, model, ckpt, PruneData(train_loader, test_loader, shape, sample, save))
+    sample = partial(balanced_sample, s.dataset, s.data_dir, batch_size=s.batch_size, seed=s.seed,
+                     device=device, image_size=s.image_size)
+    out = m.prune(s, model, ckpt, PruneData(train_loader, test_loader, shape, sample, save))
     pruned = out.model.to(device)
     top1 = evaluate(pruned, test_loader, device)[1]
-    meta = {"variant": variant, "seed": args.seed, "base_cfg": base_cfg, "base_flops": base_flops,
-            "base_params": base_params, "base_top1": base_top1, "source": str(args.checkpoint),
+    meta = {"variant": variant, "seed": s.seed, "base_cfg": base_cfg, "base_flops": base_flops,
+            "base_params": base_params, "base_top1": base_top1, "source": str(s.checkpoint),
             "base_arm": ckpt["arm"]}
-    record = {"variant": variant, "seed": args.seed, "base_cfg": base_cfg, "top1_before": base_top1,
+    record = {"variant": variant, "seed": s.seed, "base_cfg": base_cfg, "top1_before": base_top1,
               "top1_after": top1, "best_top1": top1, "final_top1": top1, "base_params": base_params,
-              "base_flops": base_flops, "source": str(args.checkpoint), "base_arm": ckpt["arm"], "report": out.report}
-    result = write_pruned(save, pruned, out.mask, dataset=args.dataset, method=method, meta=meta, record=record,
-                          input_size=shape, args=args)
-    print(f"{method} {variant}: top-1 {base_top1:.2f}% -> {top1:.2f}% (before fine-tuning); "
+              "base_flops": base_flops, "source": str(s.checkpoint), "base_arm": ckpt["arm"], "report": out.report}
+    result = write_pruned(save, pruned, out.mask, dataset=s.dataset, method=m, meta=meta, record=record,
+                          input_size=shape, args=s)
+    print(f"{m.name} {variant}: top-1 {base_top1:.2f}% -> {top1:.2f}% (before fine-tuning); "
           f"params {base_params:,} -> {result['params']:,} ({100 * result['params_reduction']:.1f}% fewer); "
           f"FLOPs {base_flops:,} -> {result['flops']:,} ({100 * result['flops_reduction']:.1f}% fewer)")
     print(f"cfg {list(pruned.cfg)}")
@@ -317,21 +325,35 @@ def _prune(args, method, pr, ckpt, model, variant, save, info):
 
 # ----------------------------------------------------------------------------- fine-tune / scratch
 
-def _load_pruned(args, method, accepts, arm):
-    ckpt = load_checkpoint(args.checkpoint)
-    _check_source(ckpt, args.checkpoint, method, accepts)
+@dataclass(frozen=True)
+class Retraining(Settings):
+    """The flags every ``main_finetune.py`` and ``main_scratch.py`` has beside the training ones."""
+
+    checkpoint: Optional[str] = flag(None, "pruned checkpoint (pruned.pt from prune.py)", required=True)
+
+
+@dataclass(frozen=True)
+class ScratchBudget(Settings):
+    """The flags of ``main_scratch.py``."""
+
+    budget: str = flag("E", "E: the baseline's epochs; B: epochs x FLOPs(base)/FLOPs(pruned)", choices=("E", "B"))
+    budget_cap: Optional[float] = flag(None, "Scratch-B: at most this many times the epochs (default %(default)s)",
+                                       type=positive_float)
+
+
+def _load_pruned(s, method, accepts, arm):
+    ckpt = load_checkpoint(s.checkpoint)
+    _check_source(ckpt, s.checkpoint, method, accepts)
     if ckpt["arm"] != "pruned":
-        raise UserError(f"{args.checkpoint} is a {ckpt['arm']} checkpoint; give the pruned.pt written by prune.py")
-    check_meta(ckpt, args.checkpoint, ("variant", "base_cfg"))
+        raise UserError(f"{s.checkpoint} is a {ckpt['arm']} checkpoint; give the pruned.pt written by prune.py")
+    check_meta(ckpt, s.checkpoint, ("variant", "base_cfg"))
     if arm == "finetune" and ckpt["meta"].get("published"):
-        raise UserError(f"{args.checkpoint} is a published architecture with fresh weights: nothing to fine-tune; "
+        raise UserError(f"{s.checkpoint} is a published architecture with fresh weights: nothing to fine-tune; "
                         f"train it with main_scratch.py")
-    args.dataset = _dataset_of(args, ckpt, args.checkpoint)
-    if args.seed is None:
-        args.seed = ckpt["meta"].get("seed", 1)
-    if args.image_size is None:
-        args.image_size = ckpt["args"].get("image_size")
-    return ckpt
+    s = s.replace(dataset=_dataset_of(s, ckpt, s.checkpoint),
+                  seed=ckpt["meta"].get("seed", 1) if s.seed is None else s.seed,
+                  image_size=s.image_size or ckpt["args"].get("image_size"))
+    return s, ckpt
 
 
 def scratch_epochs(budget: str, epochs: int, base_flops: int, flops: int,
@@ -342,57 +364,48 @@ def scratch_epochs(budget: str, epochs: int, base_flops: int, flops: int,
     return (epochs if budget == "E" else int(epochs * (ratio if cap is None else min(ratio, cap)))), ratio
 
 
-def _retrain(method: str, arm: str, argv, recipe, description, budget_cap=None):
+def _retrain(method, arm: str, argv, recipe, description, budget_cap=None):
     m = get_method(method)
-    r = m.finetune if arm == "finetune" else m.scratch
-    accepts = m.pruning.accepts if m.pruning else ()
-    p = ArgumentParser(description=recipe_doc(description))
-    p.add_argument("--checkpoint", required=True, help="pruned checkpoint (pruned.pt from prune.py)")
-    add_data_args(p, dataset=None)
-    add_train_args(p, **recipe)
-    add_run_args(p)
-    p.set_defaults(seed=None)
-    if arm == "scratch":
-        p.add_argument("--budget", choices=("E", "B"), default="E",
-                       help="E: the baseline's epochs; B: epochs x FLOPs(base)/FLOPs(pruned)")
-        p.add_argument("--budget-cap", type=positive_float, default=budget_cap,
-                       help=f"Scratch-B: at most this many times the epochs (default {budget_cap or 'none'})")
-    if r.flags:
-        r.flags(p)
+    own = m.finetune_settings if arm == "finetune" else m.scratch_settings
+    parser, settings = entry_point(description, [
+        Part(own, title=m.name),
+        Part(Retraining),
+        *([Part(ScratchBudget, {"budget_cap": budget_cap})] if arm == "scratch" else []),
+        Part(DataSettings, {"dataset": None}, "data", choices={"dataset": sorted(DATASETS)}),
+        Part(TrainConfig, {**recipe, "seed": None}, "training", helps={"seed": "default: the pruned model's seed"}),
+        Part(RunSettings, title="run folder")], name=f"{m.name}-{arm}")
 
-    def run(args):
-        ckpt = _load_pruned(args, method, accepts, arm)
-        seed_everything(args.seed)
+    def run(s):
+        s, ckpt = _load_pruned(s, m.name, m.accepts, arm)
+        seed_everything(s.seed)
         variant, mask = ckpt["meta"]["variant"], ckpt.get("mask")
-        meta = {"variant": variant, "source": args.checkpoint}
+        meta = {"variant": variant, "source": s.checkpoint}
         if arm == "finetune":
             model, epochs, run_arm = model_from_checkpoint(ckpt), None, "finetune"
         else:
             model = model_from_checkpoint(ckpt, load_weights=False)       # fresh initialisation
             if mask is not None:  # the same sparse architecture: the keep-mask on the fresh weights
-                if r.reinit is not None:
-                    r.reinit(args, model, mask)
+                m.reinit(s, model, mask)
                 apply_mask_(model, mask)
-            shape = input_size(dataset_info(args.dataset), args)
+            shape = s.input_size(dataset_info(s.dataset))
             base = build_model(ckpt["arch"], ckpt["num_classes"], ckpt["in_channels"], ckpt["meta"]["base_cfg"])
-            epochs, ratio = scratch_epochs(args.budget, args.epochs, count_flops(base, shape),
-                                           count_flops(model, shape, nonzero=mask is not None), args.budget_cap)
-            run_arm = f"scratch-{args.budget}"
-            meta.update(budget=args.budget, flops_ratio=ratio, base_epochs=args.epochs)
-        hooks = r.hooks(args, model, ckpt) if r.hooks else []
-        return run_training(args, model, dataset=args.dataset, method=method, arm=run_arm,
-                            tag=f"{variant}-seed{args.seed}", hooks=hooks, epochs=epochs, mask=mask, meta=meta)
+            epochs, ratio = scratch_epochs(s.budget, s.epochs, count_flops(base, shape),
+                                           count_flops(model, shape, nonzero=mask is not None), s.budget_cap)
+            run_arm = f"scratch-{s.budget}"
+            meta.update(budget=s.budget, flops_ratio=ratio, base_epochs=s.epochs)
+        return run_training(s, model, dataset=s.dataset, method=m, arm=run_arm, tag=f"{variant}-seed{s.seed}",
+                            hooks=m.retrain_hooks(arm, s, model, ckpt), epochs=epochs, mask=mask, meta=meta)
 
-    return main_guard(run, p, argv)
+    return main_guard(run, parser, argv, settings)
 
 
-def finetune(method: str, *, argv=None, **recipe):
+def finetune(method, *, argv=None, **recipe):
     """``main_finetune.py``: keep training the pruned weights (its keep-mask, if any, held)."""
-    return _retrain(method, "finetune", argv, recipe, f"{method}: fine-tune the pruned weights")
+    return _retrain(method, "finetune", argv, recipe, f"{get_method(method).name}: fine-tune the pruned weights")
 
 
-def scratch(method: str, *, budget_cap: float | None = None, argv=None, **recipe):
+def scratch(method, *, budget_cap: float | None = None, argv=None, **recipe):
     """``main_scratch.py``: the pruned architecture re-initialised and trained, ``--budget E|B``; the lr
     decays at the recipe's fractions of the run, so Scratch-B stretches every lr stage alike."""
-    return _retrain(method, "scratch", argv, recipe, f"{method}: train the pruned architecture from scratch",
-                    budget_cap)
+    return _retrain(method, "scratch", argv, recipe,
+                    f"{get_method(method).name}: train the pruned architecture from scratch", budget_cap)

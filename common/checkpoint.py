@@ -10,6 +10,7 @@ method adds (for a pruned model: the base model's cfg and FLOPs, the variant).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 from functools import lru_cache
@@ -19,6 +20,7 @@ import torch
 
 from common import distributed
 from common.errors import UserError
+from common.settings import recorded
 
 FORMAT = "rethinking-pruning/1"
 
@@ -91,8 +93,10 @@ def make_checkpoint(model, dataset: str, method: str, arm: str, *, epoch: int = 
 
 
 def jsonable(obj):
-    """Turn argparse namespaces / paths / tuples into plain JSON-able (and weights_only-safe) values."""
-    if hasattr(obj, "__dict__") and not isinstance(obj, (dict, list, tuple, str)):
+    """Turn settings / argparse namespaces / paths / tuples into plain JSON-able (and weights_only-safe) values."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        obj = recorded(obj)
+    elif hasattr(obj, "__dict__") and not isinstance(obj, (dict, list, tuple, str)):
         obj = vars(obj)
     if isinstance(obj, dict):
         return {str(k): jsonable(v) for k, v in obj.items()}

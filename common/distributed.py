@@ -70,3 +70,24 @@ def broadcast_buffers_(model: torch.nn.Module):
     if world_size() > 1:
         for b in model.buffers():
             dist.broadcast(b, 0)
+
+
+def resolve_device(name: str | None):
+    """The training device: ``cpu``, ``cuda`` or ``cuda:N`` (default: cuda when available)."""
+    if name is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise UserError(f"unknown --device {name!r} (cpu, cuda, cuda:N)") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise UserError("--device cuda was asked for but no CUDA GPU is available")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise UserError(f"--device {name}: this machine has {torch.cuda.device_count()} GPU(s)")
+    elif device.type == "mps":
+        if not torch.backends.mps.is_available():
+            raise UserError("--device mps was asked for but the MPS backend is not available here")
+    elif device.type != "cpu":
+        raise UserError(f"--device {name} is not a training device (cpu, cuda, cuda:N, mps)")
+    return device

@@ -37,10 +37,12 @@ from __future__ import annotations
 
 import math
 import random
+import sys
 import time
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 import torch
 import torch.nn as nn
@@ -54,31 +56,59 @@ from common.checkpoint import (code_revision, jsonable, load_checkpoint, make_ch
 from common.data.registry import set_epoch
 from common.errors import UserError
 from common.masks import MaskKeeper, kept_params, sparsity, to_cpu_bool
+from common.settings import (Settings, derived, flag, fraction, internal, non_negative_float, non_negative_int,
+                             positive_float, positive_int, recorded)
 
 
 class TrainingDiverged(UserError):
     """The loss became NaN or infinite."""
 
 
-@dataclass
-class TrainConfig:
-    epochs: int
-    lr: float
-    momentum: float = 0.9
-    weight_decay: float = 1e-4
-    nesterov: bool = False
-    schedule: str = "step"            # step | constant | cosine | linear
-    milestones: tuple = (0.5, 0.75)   # 'step': decay at int(f * epochs) for each f
-    gamma: float = 0.1
-    warmup_epochs: int = 0            # lr x warmup_factor for the first epochs (SFP's CIFAR recipe)
-    warmup_factor: float = 0.1
-    amp: bool = False                 # bf16 autocast
-    channels_last: bool = False
-    sync_bn: bool = False             # under torchrun on GPUs: BatchNorm statistics over all processes
-    compile: bool = False
-    label_smoothing: float = 0.0      # of the training loss (MetaPruning's recipes: 0.1)
-    progress: bool = True
-    log_every: int = 50               # steps between loss syncs (tqdm postfix, NaN check)
+@dataclass(frozen=True)
+class TrainConfig(Settings):
+    """The training settings: every flag of an engine run (a recipe gives the paper's values) and the
+    only thing the engine reads of them."""
+
+    epochs: int = flag(160, "epochs (default %(default)s)", type=non_negative_int)
+    lr: float = flag(0.1, "initial learning rate (default %(default)s; scaled by --lr-batch when given)",
+                     type=positive_float)
+    lr_batch: Optional[int] = flag(None, "the batch size --lr is given for: the lr used is lr x batch-size / "
+                                         "lr-batch (linear scaling, Goyal et al. 2017; default %(default)s: --lr "
+                                         "as given)", type=positive_int)
+    schedule: str = flag("step", "lr schedule: step = x LR_DECAY at each of --milestones, linear = to 0 at the "
+                                 "end (default %(default)s)", choices=("step", "constant", "cosine", "linear"))
+    milestones: tuple = flag((0.5, 0.75), "step schedule: decay at these fractions of the epochs (default "
+                                          "%(default)s)", type=fraction, nargs="+", metavar="F")
+    lr_decay: float = flag(0.1, "step schedule: lr factor at each milestone (default %(default)s)",
+                           type=positive_float)
+    warmup_epochs: int = flag(0, "first epochs at 0.1 x lr (default %(default)s)", type=non_negative_int)
+    batch_size: int = flag(64, "default %(default)s", type=positive_int)
+    test_batch_size: int = flag(256, "images per evaluation batch (default %(default)s; no effect on results)",
+                                type=positive_int)
+    weight_decay: float = flag(1e-4, "default %(default)s", type=non_negative_float, names=("--wd",))
+    momentum: float = flag(0.9, "SGD momentum (default %(default)s)", type=non_negative_float)
+    nesterov: bool = flag(False, "Nesterov momentum (--no-nesterov: plain momentum)", both=True)
+    seed: int = flag(1, "seed of the initialisation and the data order (default %(default)s)",
+                     type=non_negative_int)
+    sync_bn: bool = flag(False, "under torchrun on GPUs: BatchNorm statistics over all processes (SyncBatchNorm)")
+    device: Optional[str] = flag(None, "cuda, cuda:N or cpu (default: cuda when available)")
+    amp: bool = flag(False, "bf16 autocast (GPU)")
+    channels_last: bool = flag(False, "channels_last memory format (GPU)")
+    compile: bool = flag(False, "torch.compile the model")
+    no_progress: bool = flag(False, "no tqdm bars (one line per epoch)")
+    label_smoothing: float = derived(0.0)   # of the training loss (MetaPruning's recipes: 0.1, its own flag)
+    warmup_factor: float = internal(0.1)    # lr x this during --warmup-epochs (SFP's CIFAR recipe)
+    log_every: int = internal(50)           # steps between loss syncs (tqdm postfix, NaN check)
+
+    @property
+    def base_lr(self) -> float:
+        """The lr the schedule starts from: ``lr``, times ``batch_size / lr_batch`` when ``lr_batch`` is set."""
+        return self.lr * self.batch_size / self.lr_batch if self.lr_batch else self.lr
+
+    @property
+    def progress(self) -> bool:
+        """tqdm bars: unless --no-progress, when stderr is a terminal."""
+        return not self.no_progress and sys.stderr.isatty()
 
 
 # ----------------------------------------------------------------------------- schedules
@@ -138,13 +168,13 @@ class Warmup:
 def make_lr_fn(config: TrainConfig):
     if config.schedule == "step":
         # int(f * epochs), immune to rounding (1/3 of 90 is 30, not 29)
-        fn = StepLR(config.lr, [int(f * config.epochs + 1e-9) for f in config.milestones], config.gamma)
+        fn = StepLR(config.base_lr, [int(f * config.epochs + 1e-9) for f in config.milestones], config.lr_decay)
     elif config.schedule == "constant":
-        fn = ConstantLR(config.lr)
+        fn = ConstantLR(config.base_lr)
     elif config.schedule == "cosine":
-        fn = CosineLR(config.lr, config.epochs)
+        fn = CosineLR(config.base_lr, config.epochs)
     elif config.schedule == "linear":
-        fn = LinearLR(config.lr, config.epochs)
+        fn = LinearLR(config.base_lr, config.epochs)
     else:
         raise UserError(f"unknown lr schedule {config.schedule!r} (step, constant, cosine, linear)")
     return Warmup(fn, config.warmup_epochs, config.warmup_factor) if config.warmup_epochs else fn
@@ -257,12 +287,15 @@ class Trainer:
           and the masked weights re-zeroed after it, so pruned weights stay exactly 0 and get no
           update; it is saved in checkpoints. A hook may change it with :meth:`set_mask`.
     input_size: ``(C, H, W)`` of one input, for the FLOPs in result.json (default: a test batch's)
+    measured: the network whose parameters and FLOPs result.json reports (default ``model``; a network that
+          stands for a family, MetaPruning's PruningNet, is reported by its widest member)
     """
 
     def __init__(self, model: nn.Module, train_loader, test_loader, config: TrainConfig, run_dir,
                  meta: dict, hooks=(), optimizer=None, lr_fn=None, args=None, mask=None,
-                 resume: bool = False, device=None, start_step: int = 0, input_size=None):
+                 resume: bool = False, device=None, start_step: int = 0, input_size=None, measured=None):
         self.model, self.train_loader, self.test_loader = model, train_loader, test_loader
+        self.measured = measured if measured is not None else model
         self.input_size = tuple(input_size) if input_size is not None else None
         self.config, self.run_dir, self.meta = config, Path(run_dir), dict(meta)
         self.hooks, self.args = list(hooks), args
@@ -270,7 +303,7 @@ class Trainer:
         if config.channels_last:
             self.model.to(memory_format=torch.channels_last)
         self.optimizer = optimizer or torch.optim.SGD(
-            model.parameters(), lr=config.lr, momentum=config.momentum,
+            model.parameters(), lr=config.base_lr, momentum=config.momentum,
             weight_decay=config.weight_decay, nesterov=config.nesterov and config.momentum > 0)
         self.lr_fn = lr_fn or make_lr_fn(config)
         self.world = distributed.world_size()
@@ -288,7 +321,7 @@ class Trainer:
         total = config.epochs * len(train_loader)
         if not 0 <= start_step < max(total, 1):
             raise UserError(f"start step {start_step} is outside the run's {total} iterations")
-        self.epoch, self.step, self.lr = start_step // len(train_loader), start_step, config.lr
+        self.epoch, self.step, self.lr = start_step // len(train_loader), start_step, config.base_lr
         self._skip = start_step % len(train_loader)    # iterations of the first epoch not trained
         self.best_acc, self.best_epoch, self.elapsed = -1.0, -1, 0.0
         self.history = []
@@ -508,11 +541,10 @@ class Trainer:
             "best_epoch": self.best_epoch + 1,
             "final_top1": final_acc,
             "params": kept_params(self.model, self.mask) if nonzero else count_params(self.model),
-            # a network that stands for a family of networks (MetaPruning's PruningNet) counts its widest member
-            "flops": count_flops(getattr(self.model, "base_network", lambda: self.model)(), shape, nonzero),
+            "flops": count_flops(self.measured, shape, nonzero),
             **({"sparsity": sparsity(self.mask)} if nonzero else {}),
             "wall_time_s": round(self.elapsed, 2),
-            "train_config": asdict(self.config),
+            "train_config": recorded(self.config),
             "code_revision": code_revision(),
         }
         hook_metrics = {k: v for h in self.hooks for k, v in h.metrics().items()}

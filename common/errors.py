@@ -2,7 +2,7 @@
 
 Library code raises :class:`UserError` for anything the user can fix (an unknown arch,
 a cfg that does not fit, a missing dataset, a bad checkpoint). Entry points catch it in
-:func:`common.cli.main_guard` and print it as one line on stderr with a non-zero exit,
+:func:`common.settings.main_guard` and print it as one line on stderr with a non-zero exit,
 never as a traceback.
 """
 

@@ -29,10 +29,13 @@ import hashlib
 import json
 import os
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 from common.checkpoint import jsonable, write_json
 from common.errors import UserError
+from common.settings import Settings, flag
 
 RUNS_ROOT = Path(os.environ.get("RUNS_DIR", "runs"))
 
@@ -41,8 +44,16 @@ NOT_SETTINGS = frozenset({"save", "resume", "runs", "data_dir", "device", "no_pr
                           "test_batch_size", "jobs", "workers", "gpu_decode"})
 
 
+@dataclass(frozen=True)
+class RunSettings(Settings):
+    """Where a run is recorded."""
+
+    save: Optional[str] = flag(None, "run folder (default runs/<dataset>/<method>/<arch>/<arm>/<tag>-<settings hash>)")
+    resume: bool = flag(False, "continue the run in the run folder exactly")
+
+
 def settings_of(args) -> dict:
-    """The flags of ``args`` (a namespace or dict) that can change a result, JSON-able; a checkpoint
+    """The settings of ``args`` (a settings object, namespace or dict) that can change a result, JSON-able; a checkpoint
     path is made absolute, so the same file named two ways is the same setting."""
     flags = jsonable(args)
     out = {}

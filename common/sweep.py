@@ -1,16 +1,17 @@
 """The table runner: a method's paper table as steps, run to completion.
 
-    python -m common.sweep METHOD [--tree cifar] [--dataset cifar10] [--archs "vgg16_mlp resnet56"]
+    python -m common.sweep [FILE.py] METHOD [--tree cifar] [--dataset cifar10] [--archs "vgg16_mlp resnet56"]
                                   [--seeds 5] [--epochs N] [--ft-epochs N] [--subset N] [--test-subset N]
                                   [--cfg JSON] [--runs runs] [--data-dir data] [--jobs N]
                                   [the method's table flags] [-- extra training flags]
 
-The method's declaration (``Table.build`` in ``common/methods/<method>.py``) expands the table --
-models x variants x seeds x arms -- into steps: training runs, prunings, fine-tuning, Scratch-E/B,
-sequences. Every step is one command of the tree's recipes (``cifar/<method>/*.py``) with its run
-folder (``common.runs.run_folder``: named by the step's flags). Then each step runs once the steps
-it reads from are done: a step whose folder holds its result is skipped, one with a checkpoint is
-resumed, and one whose flags changed has another folder, so it runs. ``--jobs N`` runs up to N
+The method's declaration (``Method.table`` in ``common/methods/<method>.py``, or in ``FILE.py`` for a method
+declared in a folder of one's own) expands the table -- models x variants x seeds x arms -- into steps
+(``common.steps``): training runs, prunings, fine-tuning, Scratch-E/B, sequences. Every step is one command
+of the method's recipes (``cifar/<method>/*.py``, or the method's own folder) with its run folder
+(``common.runs.run_folder``: named by the step's flags). Then each step runs once the steps it reads from
+are done: a step whose folder holds its result is skipped, one with a checkpoint is resumed, and one
+whose flags changed has another folder, so it runs. ``--jobs N`` runs up to N
 steps at once (with several GPUs, each job on its own GPU; their output goes to
 ``<runs>/<dataset>/<method>/logs/``). At the end the table is printed and written, with its plot,
 to ``<runs>/<dataset>/<method>/table.md`` and ``plot.png``.
@@ -18,82 +19,55 @@ to ``<runs>/<dataset>/<method>/table.md`` and ``plot.png``.
 
 from __future__ import annotations
 
-import argparse
-import os
-import subprocess
 import sys
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
-from common.cli import ArgumentParser, main_guard, parse_cfg, positive_int
 from common.data import DATASETS
 from common.errors import UserError
-from common.methods import METHODS, get_method
-from common.runs import argv_settings, run_folder, step_state
-
-
-@dataclass(eq=False)
-class Step:
-    """One command of the table, in its run folder."""
-
-    name: str                       # what the log says, e.g. "vgg19 seed1 prune p0.7"
-    argv: list                      # script and flags, without --save / --resume
-    folder: Path
-    arch: str
-    seed: int
-    needs: list = field(default_factory=list)
-    done_file: str = "result.json"
-    partial_file: str | None = "checkpoint.pt"   # present: resume; None: the step continues by itself
-    output: str = "checkpoint.pt"                # the file later steps read
-
-    def state(self) -> str:
-        if self.argv is None:           # a file made elsewhere (a downloaded baseline)
-            return "done" if (self.folder / self.done_file).is_file() else "missing"
-        return step_state(self.folder, self.done_file, self.partial_file)
-
-    def command(self) -> list[str]:
-        resume = ["--resume"] if self.state() == "resume" else []
-        return [sys.executable, *map(str, self.argv), "--save", str(self.folder), *resume]
-
-    def results(self) -> list[Path]:
-        return [] if self.argv is None else sorted(self.folder.rglob("result.json"))
+from common.methods import METHODS, get_method, load_method_file
+from common.runs import argv_settings, run_folder
+from common.settings import Part, Settings, entry_point, flag, main_guard, non_negative_int, parse_cfg, positive_int
+from common.steps import Step, run_steps, set_aside, stale_steps
 
 
 class Plan:
     """What a method's ``Table.build(t)`` sees: the table's settings and the step builders."""
 
-    def __init__(self, method, tree: str, args, extra: list[str]):
-        self.method, self.tree = method, tree
-        args.dataset = args.dataset or DEFAULT_DATASET[tree]                  # the tree's defaults
-        args.epochs = args.epochs or method.table.default("epochs", tree)
-        args.ft_epochs = method.table.default("ft_epochs", tree) if args.ft_epochs is None else args.ft_epochs
-        args.seeds = args.seeds or method.table.default("seeds", tree)
-        self.dataset, self.runs = args.dataset, Path(args.runs)
-        self.archs = args.archs.split() if args.archs else list(method.table.archs.get(tree, []))
-        self.seeds = list(range(1, args.seeds + 1))
-        self.epochs, self.ft_epochs, self.opts = args.epochs, args.ft_epochs, args
-        self.cfg = ["--cfg", args.cfg] if args.cfg else []
-        subset = [*(["--subset", args.subset] if args.subset else []),
-                  *(["--test-subset", args.test_subset] if args.test_subset else [])]
-        self.data = ["--dataset", self.dataset, "--data-dir", args.data_dir, *subset]
+    def __init__(self, method, s, extra: list[str]):
+        tree = s.tree
+        s = s.replace(dataset=s.dataset or DEFAULT_DATASET[tree],                   # the tree's defaults
+                      epochs=s.epochs or method.default("epochs", tree),
+                      ft_epochs=method.default("ft_epochs", tree) if s.ft_epochs is None else s.ft_epochs,
+                      seeds=s.seeds or method.default("seeds", tree))
+        self.method, self.tree, self.opts = method, tree, s
+        self.dataset, self.runs = s.dataset, Path(s.runs)
+        self.archs = s.archs.split() if s.archs else list(method.archs.get(tree, []))
+        self.seeds = list(range(1, s.seeds + 1))
+        self.epochs, self.ft_epochs = s.epochs, s.ft_epochs
+        self.cfg = ["--cfg", s.cfg] if s.cfg else []
+        subset = [*(["--subset", s.subset] if s.subset else []),
+                  *(["--test-subset", s.test_subset] if s.test_subset else [])]
+        self.data = ["--dataset", self.dataset, "--data-dir", s.data_dir, *subset]
         self.extra = list(extra)
         device = [t for i, t in enumerate(extra) if t == "--device" or (i and extra[i - 1] == "--device")]
-        self.prune_data = ["--data-dir", args.data_dir,
-                           *(["--test-subset", args.test_subset] if args.test_subset else []), *device]
-        self.baseline = Path(args.baseline) if args.baseline else None
+        self.prune_data = ["--data-dir", s.data_dir,
+                           *(["--test-subset", s.test_subset] if s.test_subset else []), *device]
+        self.baseline = Path(s.baseline) if s.baseline else None
         self.steps: dict[Path, Step] = {}
 
     def _step(self, name, method, arch, seed, arm, tag, argv, needs=(), **kw) -> Step:
         argv = [str(a) for a in argv]
-        settings = {"step": argv[0], **argv_settings(argv[1:])}
-        folder = run_folder(self.runs, self.dataset, method, arch, arm, tag, settings)
+        settings = {"step": step_name(argv[0]), **argv_settings(argv[1:])}
+        folder = run_folder(self.runs, self.dataset, method.name, arch, arm, tag, settings)
         if folder not in self.steps:           # a step two tables share (e.g. the L1-norm baseline) runs once
             self.steps[folder] = Step(name, argv, folder, arch, seed, list(needs), **kw)
         return self.steps[folder]
 
-    def script(self, method: str, entry: str) -> str:
-        return f"{self.tree}/{method}/{entry}"
+    def script(self, method, entry: str) -> str:
+        """The recipe ``entry`` of ``method`` in this tree (a method declared elsewhere: in its own folder)."""
+        return str(get_method(method).recipes(self.tree) / entry)
 
     def train(self, arch, seed, *, method=None, training="main", arm="baseline", variant=None, flags=(),
               epochs=None, cfg=True) -> Step:
@@ -103,37 +77,37 @@ class Plan:
             return self.steps.setdefault(self.baseline, Step(f"{arch} baseline {self.baseline}", None,
                                                              self.baseline.parent, arch, seed,
                                                              done_file=self.baseline.name, output=self.baseline.name))
-        m = get_method(method or self.method.name)
-        argv = [self.script(m.name, m.trainings[training].entry), "--arch", arch, *(self.cfg if cfg else []),
+        m = get_method(method or self.method)
+        argv = [self.script(m, m.trainings[training].entry), "--arch", arch, *(self.cfg if cfg else []),
                 "--seed", seed, "--epochs", epochs or self.epochs, *flags, *self.data, *self.extra]
         tag = f"{variant}-seed{seed}" if variant else f"seed{seed}"
-        return self._step(f"{arch} seed{seed} {arm} {variant or ''}".strip(), m.name, arch, seed, arm, tag, argv)
+        return self._step(f"{arch} seed{seed} {arm} {variant or ''}".strip(), m, arch, seed, arm, tag, argv)
 
     def prune(self, source: Step, variant: str, flags=(), method=None) -> Step:
         """``prune.py`` of the model trained by ``source``."""
-        m = method or self.method.name
+        m = get_method(method or self.method)
         argv = [self.script(m, "prune.py"), "--checkpoint", source.folder / source.output, *flags, *self.prune_data]
         return self._step(f"{source.arch} seed{source.seed} prune {variant}", m, source.arch, source.seed, "pruned",
                           f"{variant}-seed{source.seed}", argv, [source], output="pruned.pt")
 
     def published(self, name: str, arch: str, seed: int, method=None) -> Step:
         """``prune.py --published NAME``: the method's published architecture, fresh weights (Scratch-E/B only)."""
-        m = method or self.method.name
+        m = get_method(method or self.method)
         argv = [self.script(m, "prune.py"), "--published", name, "--dataset", self.dataset, "--seed", seed]
         return self._step(f"{arch} seed{seed} published {name}", m, arch, seed, "pruned", f"{name}-seed{seed}", argv,
                           output="pruned.pt")
 
     def published_rows(self, published: dict, names, seed: int, flags=()):
         """Scratch-E and Scratch-B of each of the method's published architectures ``names`` (a pruning's
-        ``published``, ``{name: (arch, cfg)}``), on ImageNet, unless the table says ``--no-published``."""
-        if self.tree == "imagenet" and getattr(self.opts, "published", True):
+        ``published``, ``{name: (arch, cfg)}``), on ImageNet."""
+        if self.tree == "imagenet":
             for name in names:
                 self.retrain(self.published(name, published[name][0], seed), flags=flags, finetune=False)
 
     def retrain(self, pruned: Step, method=None, flags=(), finetune=True) -> list[Step]:
         """Fine-tuning (when the table has fine-tuning epochs and ``finetune``), Scratch-E and Scratch-B of
         ``pruned``; ``flags`` go to the from-scratch runs (e.g. a model's own lr)."""
-        m = method or self.method.name
+        m = get_method(method or self.method)
         tag = pruned.folder.name.rsplit("-", 1)[0]
         ckpt = ["--checkpoint", pruned.folder / pruned.output]
         steps = []
@@ -152,7 +126,7 @@ class Plan:
                  cfg=True) -> Step:
         """A sequence command (Lottery Ticket rounds, IMP phases): trains ``arch`` from scratch, or
         continues from ``source``'s model; it skips and resumes its own sub-runs."""
-        m = self.method.name
+        m = self.method
         start = (["--checkpoint", source.folder / source.output] if source is not None else
                  ["--arch", arch, *(self.cfg if cfg else []), "--seed", seed, "--epochs", self.epochs])
         argv = [self.script(m, entry), *start, *flags, *self.data, *self.extra]
@@ -160,147 +134,110 @@ class Plan:
                           [source] if source is not None else [], done_file="sequence.json", partial_file=None)
 
 
-# ----------------------------------------------------------------------------- running
-
-def _gpus() -> int:
-    try:
-        import torch
-        return torch.cuda.device_count()
-    except Exception:      # no usable CUDA: every job on the CPU
-        return 0
-
-
-def run_steps(steps: list[Step], jobs: int = 1, log_dir: Path | None = None, cwd=None) -> list[Step]:
-    """Run ``steps`` (in an order where every step follows the steps it needs), up to ``jobs`` at a
-    time; returns the steps that failed (or could not run because a step they need failed)."""
-    pending, running, done, failed = list(steps), {}, set(), []
-    gpus = _gpus() if jobs > 1 else 0
-    free_slots = list(range(jobs))
-    try:
-        while pending or running:
-            for step in list(pending):
-                if len(running) >= jobs:
-                    break
-                if any(n in failed for n in step.needs):
-                    pending.remove(step)
-                    failed.append(step)
-                    print(f"== not run (a step it needs failed): {step.name}", flush=True)
-                    continue
-                if any(n not in done for n in step.needs):
-                    continue
-                pending.remove(step)
-                state = step.state()
-                if state == "done":
-                    print(f"== skip (done): {step.folder}", flush=True)
-                    done.add(step)
-                    continue
-                if state == "missing":
-                    print(f"== FAILED: {step.folder / step.done_file} does not exist", flush=True)
-                    failed.append(step)
-                    continue
-                slot = free_slots.pop(0)
-                running[_launch(step, state, slot, gpus, jobs, log_dir, cwd)] = (step, slot)
-            if not running:
-                if pending:      # cannot happen when steps follow the steps they need
-                    raise RuntimeError(f"steps wait on steps that never run: {[s.name for s in pending]}")
-                continue
-            proc = _wait(running)
-            step, slot = running.pop(proc)
-            free_slots.append(slot)
-            if proc.returncode == 0:
-                done.add(step)
-            else:
-                failed.append(step)
-                where = f"; its output: {proc.log}" if getattr(proc, "log", None) else ""
-                print(f"== FAILED (exit {proc.returncode}): {step.name}{where}", flush=True)
-    except KeyboardInterrupt:
-        for proc in running:
-            proc.terminate()
-        for proc in running:
-            proc.wait()
-        raise
-    return failed
-
-
-def _launch(step: Step, state: str, slot: int, gpus: int, jobs: int, log_dir, cwd):
-    env = dict(os.environ)
-    if gpus > 1:
-        env["CUDA_VISIBLE_DEVICES"] = str(slot % gpus)
-    verb = "resume" if state == "resume" else "run"
-    print(f"== {verb}: {step.folder}" + (f"  [job {slot + 1}/{jobs}]" if jobs > 1 else ""), flush=True)
-    if jobs == 1:
-        proc = subprocess.Popen(step.command(), env=env, cwd=cwd)
-        proc.log = None
-        return proc
-    log_dir.mkdir(parents=True, exist_ok=True)
-    log = log_dir / f"{step.folder.parent.name}-{step.folder.name}-{step.arch}.log"
-    with open(log, "ab") as out:
-        proc = subprocess.Popen(step.command(), env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
-    proc.log = log
-    return proc
-
-
-def _wait(running: dict):
-    while True:
-        for proc in running:
-            if proc.poll() is not None:
-                return proc
-        time.sleep(0.2)
+def step_name(script: str) -> str:
+    """A recipe as the table names it: relative to the repository for the shipped methods (so a table's folders do
+    not depend on where the repository lies), the absolute path for a method declared elsewhere."""
+    from common.methods.base import ROOT
+    path = Path(script).resolve()
+    return str(path.relative_to(ROOT)) if ROOT in path.parents else str(path)
 
 
 # ----------------------------------------------------------------------------- command line
 
 DEFAULT_DATASET = {"cifar": "cifar10", "imagenet": "imagenet"}
 
-def parser(method) -> argparse.ArgumentParser:
-    table = method.table
-    p = ArgumentParser(prog=f"{method.name}.sh", description=f"The table of {method.title}.")
-    trees = " / ".join(f"{t}: {' '.join(a)}" for t, a in table.archs.items())
-    p.add_argument("--tree", default="cifar", choices=sorted(table.archs), help="which recipes (default cifar)")
-    p.add_argument("--dataset", default=None, choices=sorted(DATASETS),
-                   help="default cifar10 (cifar tree), imagenet (imagenet tree)")
-    p.add_argument("--archs", default="", help=f"models (default {trees})")
-    p.add_argument("--seeds", type=positive_int, default=None, help=f"seeds 1..N (default {table.seeds})")
-    p.add_argument("--epochs", type=positive_int, default=None, help=f"default the recipe's ({table.epochs})")
-    p.add_argument("--ft-epochs", type=int, default=None,
-                   help=f"fine-tuning epochs, 0 = no fine-tuning arm (default {table.ft_epochs})")
-    p.add_argument("--baseline", default=None,
-                   help="start from this trained checkpoint (e.g. a downloaded one) instead of training the baseline")
-    p.add_argument("--subset", type=positive_int, default=None, help="train on the first N images (smoke runs)")
-    p.add_argument("--test-subset", type=positive_int, default=None, help="test on the first N images")
-    p.add_argument("--cfg", default=None, help="width config of the trained models (JSON list)")
-    p.add_argument("--runs", default="runs", help="root of the run folders (default runs)")
-    p.add_argument("--data-dir", default="data")
-    p.add_argument("--jobs", type=positive_int, default=1, help="steps run at once (default 1)")
-    if table.flags:
-        table.flags(p)
-    return p
+
+@dataclass(frozen=True)
+class TableSettings(Settings):
+    """The flags every table has (a method adds its own: ``Method.table_settings``)."""
+
+    tree: str = flag("cifar", "which recipes (default cifar)")
+    dataset: Optional[str] = flag(None, "default cifar10 (cifar tree), imagenet (imagenet tree)")
+    archs: str = flag("", "models (default: the paper's)")
+    seeds: Optional[int] = flag(None, "seeds 1..N", type=positive_int)
+    epochs: Optional[int] = flag(None, "training epochs (default: the recipe's)", type=positive_int)
+    ft_epochs: Optional[int] = flag(None, "fine-tuning epochs, 0 = no fine-tuning arm", type=non_negative_int)
+    baseline: Optional[str] = flag(None, "start from this trained checkpoint (e.g. a downloaded one) instead of "
+                                         "training the baseline")
+    subset: Optional[int] = flag(None, "train on the first N images (smoke runs)", type=positive_int)
+    test_subset: Optional[int] = flag(None, "test on the first N images", type=positive_int)
+    cfg: Optional[str] = flag(None, "width config of the trained models (JSON list)")
+    runs: str = flag("runs", "root of the run folders (default runs)")
+    data_dir: str = flag("data", "the dataset's folder (as main.py's --data-dir)")
+    jobs: int = flag(1, "steps run at once (default 1)", type=positive_int)
+    rerun_changed: bool = flag(False, "finished steps whose code changed since (and the steps after them) run again; "
+                                      "their old folders are kept as <folder>.stale-<time>")
+    reuse_results: bool = flag(False, "take finished steps as done even when their code changed since")
+
+
+def parser(method):
+    """The table command line of ``method``: :class:`TableSettings` and the method's ``table_settings``."""
+    trees = " / ".join(f"{t}: {' '.join(a)}" for t, a in method.archs.items())
+    return entry_point(f"The table of {method.title}.", [
+        Part(TableSettings, choices={"tree": sorted(method.archs), "dataset": sorted(DATASETS)},
+             helps={"archs": f"models (default {trees})", "seeds": f"seeds 1..N (default {method.seeds})",
+                    "epochs": f"default the recipe's ({method.epochs})",
+                    "ft_epochs": f"fine-tuning epochs, 0 = no fine-tuning arm (default {method.ft_epochs})"}),
+        Part(method.table_settings, title=method.name)], name=f"{method.name}-table")
+
+
+def plan_of(method, argv=(), extra=()) -> Plan:
+    """The table of ``method`` (an object or a name) with the table flags ``argv`` as steps, without running them."""
+    method = get_method(method)
+    p, settings = parser(method)
+    plan = Plan(method, settings.from_args(p.parse_args(list(argv))), list(extra))
+    method.table(plan)
+    return plan
 
 
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0].endswith(".py") and not argv[0].startswith("-"):
+        load_method_file(argv.pop(0))        # a method declared in a file of one's own: its table
+    tables = [m for m in METHODS if METHODS[m].has_table]
     if not argv or argv[0] not in METHODS:
         what = f"unknown method {argv[0]!r}" if argv and not argv[0].startswith("-") else "give a method first"
-        sys.stderr.write(f"sweep: {what}; one of {', '.join(m for m in METHODS if METHODS[m].table)}\n")
+        sys.stderr.write(f"sweep: {what}; one of {', '.join(tables)} (or FILE.py METHOD)\n")
         sys.exit(2)
     method = METHODS[argv[0]]
     argv = argv[1:]
     extra = argv[argv.index("--") + 1:] if "--" in argv else []
     flags = argv[:argv.index("--")] if "--" in argv else argv
-    p = parser(method)
+    p, settings = parser(method)
+    p.prog = f"{method.name}.sh"
 
-    def run(args):
-        parse_cfg(args.cfg)
-        plan = Plan(method, args.tree, args, extra)
-        method.table.build(plan)
+    def run(s):
+        parse_cfg(s.cfg)
+        if s.rerun_changed and s.reuse_results:
+            raise UserError("give --rerun-changed or --reuse-results, not both")
+        plan = Plan(method, s, extra)
+        method.table(plan)
         steps = list(plan.steps.values())
-        root = Path(args.runs) / args.dataset / method.name
-        failed = run_steps(steps, args.jobs, root / "logs")
-        report(method, steps, args.dataset, root)
+        check_code(steps, s.rerun_changed, s.reuse_results)
+        root = Path(plan.runs) / plan.dataset / method.name
+        failed = run_steps(steps, s.jobs, root / "logs")
+        report(method, steps, plan.dataset, root)
         if failed:
-            raise UserError(f"{len(failed)} step(s) failed or could not run: {', '.join(s.name for s in failed)}")
+            raise UserError(f"{len(failed)} step(s) failed or could not run: {', '.join(f.name for f in failed)}")
 
-    main_guard(run, p, flags)
+    main_guard(run, p, flags, settings)
+
+
+def check_code(steps: list[Step], rerun: bool, reuse: bool):
+    """Refuse (one line) to take results made by other code as done, unless told to re-run or reuse them."""
+    stale = stale_steps(steps)
+    if not stale or reuse:
+        if stale:
+            print(f"== reusing {len(stale)} finished step(s) made by other code (--reuse-results)", flush=True)
+        return
+    files = sorted({f for fs in stale.values() for f in fs})
+    if not rerun:
+        raise UserError(f"{len(stale)} finished step(s) were made by other code ({', '.join(files[:4])}"
+                        f"{' ...' if len(files) > 4 else ''} changed since): run them again with --rerun-changed, "
+                        f"or take their results as they are with --reuse-results")
+    for step in stale:
+        print(f"== code changed ({', '.join(stale[step][:3])}): {step.name} runs again; its old folder is "
+              f"{set_aside(step)}", flush=True)
 
 
 def report(method, steps: list[Step], dataset: str, root: Path):
@@ -313,7 +250,7 @@ def report(method, steps: list[Step], dataset: str, root: Path):
     if not rows:
         print("no results yet")
         return
-    options = method.table.report
+    options = method.report
     metric = options.get("metric", "best")
     write_table(rows, metric, options.get("columns", ()), out=root / "table.md")
     data = plot_data(rows, metric)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from common.cli import ArgumentParser, main_guard, positive_int
+from common.settings import ArgumentParser, main_guard, positive_int
 from common.data import dataset_info
 from common.data.imagenet import StreamLoader, decode, image_list, train_view
 

@@ -143,7 +143,7 @@ def bench_engine(root, device, steps=60, repeats=3):
         tmp = tempfile.mkdtemp()
         try:
             trainer = Trainer(model, ListLoader(batches), test_batches,
-                              TrainConfig(epochs=1, lr=0.1, progress=True), tmp,
+                              TrainConfig(epochs=1, lr=0.1), tmp,
                               {"dataset": "cifar10", "method": "bench", "arm": "baseline"}, hooks=[Hook()])
             _, _, _, seconds = trainer._train_epoch(0)
             return seconds

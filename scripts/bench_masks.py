@@ -26,7 +26,7 @@ from common.data import DeviceLoader
 from common.engine import TrainConfig, Trainer
 from common.masks import MaskKeeper, prunable_weights
 from common.models import build_model
-from common.pruning.magnitude import magnitude_prune, prune_fraction_of_remaining
+from common.pruning.weight_level import magnitude_prune, prune_fraction_of_remaining
 
 
 def sync(device):
@@ -47,7 +47,7 @@ def train_seconds_per_step(arch, mask_density, steps, device, batch=64):
     train = DeviceLoader(x, y, batch, (0.5,) * 3, (0.25,) * 3, train=True, device=device)
     test = DeviceLoader(x[:2], y[:2], 2, (0.5,) * 3, (0.25,) * 3, train=False, device=device)
     with tempfile.TemporaryDirectory() as d:
-        t = Trainer(model, train, test, TrainConfig(epochs=1, lr=0.01, progress=False), d,
+        t = Trainer(model, train, test, TrainConfig(epochs=1, lr=0.01, no_progress=True), d,
                     {"dataset": "synthetic", "method": "bench", "arm": "x"}, mask=mask)
         sync(device)
         t0 = time.perf_counter()

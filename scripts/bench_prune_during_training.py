@@ -23,7 +23,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from common.models import build_model
-from common.pruning.sfp import SoftFilterPruningHook, remove_zero_filters, soft_prune_
+from common.pruning.soft_filter import SoftFilterPruningHook, remove_zero_filters, soft_prune_
 from common.pruning.slimming import SparsityHook, slimming_prune
 from common.pruning.sss import SparseStructureHook, sss_prune
 

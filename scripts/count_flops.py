@@ -8,7 +8,7 @@
 import json
 
 from common.checkpoint import load_checkpoint, model_from_checkpoint
-from common.cli import ArgumentParser, main_guard, parse_cfg
+from common.settings import ArgumentParser, main_guard, parse_cfg
 from common.data import dataset_info
 from common.errors import UserError
 from common.flops import count_flops, count_params

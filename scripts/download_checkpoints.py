@@ -15,7 +15,7 @@ original repo's models, on Google Drive) are downloaded in a browser, then conve
 import sys
 from pathlib import Path
 
-from common.cli import ArgumentParser, main_guard
+from common.settings import ArgumentParser, main_guard
 from common.errors import UserError
 from common.zoo import MANIFEST, ROOT, fetch, load_manifest, source_of
 

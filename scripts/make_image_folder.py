@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from common.cli import ArgumentParser, main_guard, positive_int
+from common.settings import ArgumentParser, main_guard, positive_int
 from common.data import load_split
 from common.errors import UserError
 

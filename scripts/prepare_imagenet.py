@@ -10,7 +10,7 @@ copied. Then train with ``--dataset imagenet --data-dir OUT``::
 
 from pathlib import Path
 
-from common.cli import ArgumentParser, main_guard
+from common.settings import ArgumentParser, main_guard
 from common.errors import UserError
 
 ARCHIVES = ("ILSVRC2012_img_train.tar", "ILSVRC2012_img_val.tar", "ILSVRC2012_devkit_t12.tar.gz")

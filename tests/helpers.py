@@ -114,7 +114,9 @@ def run_entry(script, *args):
     path = script if os.path.isabs(str(script)) else ROOT / script
     out, err = io.StringIO(), io.StringIO()
     old_argv, old_env = sys.argv, {k: os.environ.get(k) for k in ("http_proxy", "https_proxy")}
+    old_path = list(sys.path)
     sys.argv = [str(path), *map(str, args)]
+    sys.path.insert(0, str(Path(path).parent))         # as python does for a script: its folder first
     os.environ.update({"http_proxy": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9"})
     code = 0
     try:
@@ -123,7 +125,7 @@ def run_entry(script, *args):
     except SystemExit as e:
         code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
     finally:
-        sys.argv = old_argv
+        sys.argv, sys.path[:] = old_argv, old_path
         for k, v in old_env.items():
             if v is None:
                 os.environ.pop(k, None)

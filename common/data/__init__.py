@@ -4,8 +4,10 @@ and the loaders of each kind (``cifar.py``: CIFAR-10/100 and Fashion-MNIST held 
 
 from common.data import cifar, imagenet  # noqa: F401  (registers the datasets of both kinds)
 from common.data.cifar import DeviceLoader, load_split
-from common.data.registry import (DATASETS, Dataset, balanced_indices, balanced_sample, dataset_info, holdout_indices,
-                                   make_loaders, num_samples, register_dataset, set_epoch)
+from common.data.registry import (DATASETS, DataSettings, Dataset, ImageSettings, balanced_indices, balanced_sample,
+                                   dataset_info, holdout_indices, make_loaders, num_samples, register_dataset,
+                                   set_epoch)
 
-__all__ = ["DATASETS", "Dataset", "DeviceLoader", "balanced_indices", "balanced_sample", "dataset_info",
-           "holdout_indices", "load_split", "make_loaders", "num_samples", "register_dataset", "set_epoch"]
+__all__ = ["DATASETS", "DataSettings", "Dataset", "DeviceLoader", "ImageSettings", "balanced_indices",
+           "balanced_sample", "dataset_info", "holdout_indices", "load_split", "make_loaders", "num_samples",
+           "register_dataset", "set_epoch"]

@@ -27,6 +27,7 @@ import os
 import pickle
 import socket
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -361,9 +362,17 @@ def cifar_subset(info: Dataset, data_dir, indices: torch.Tensor, batch_size: int
                         device=device)
 
 
+@dataclass(frozen=True)
+class HeldImages(Dataset):
+    """The cifar kind: 32x32 images held whole, as uint8, on the training device (:class:`DeviceLoader`)."""
+
+    loaders = cifar_loaders
+    train_labels = cifar_train_labels
+    subset = cifar_subset
+
+
 def _register(name, num_classes, in_channels, mean, std, source):
-    register_dataset(Dataset(name, "cifar", num_classes, in_channels, 32, mean, std, source,
-                             cifar_loaders, cifar_train_labels, cifar_subset))
+    register_dataset(HeldImages(name, "cifar", num_classes, in_channels, 32, mean, std, source))
 
 
 # Per-channel mean/std of each training split (Fashion-MNIST: of the 32x32 padded images).

@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 import re
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -316,9 +317,17 @@ def folder_subset(info: DatasetInfo, data_dir, indices, batch_size: int, device=
                         workers=0)
 
 
+@dataclass(frozen=True)
+class ImageFolder(DatasetInfo):
+    """The imagenet kind: ``train/<class>/*.JPEG`` and ``val/<class>/*.JPEG`` streamed from disk (:class:`StreamLoader`)."""
+
+    loaders = folder_loaders
+    train_labels = folder_train_labels
+    subset = folder_subset
+
+
 def _register(name, classes, size, source):
-    register_dataset(DatasetInfo(name, "imagenet", classes, 3, size, IMAGENET_MEAN, IMAGENET_STD, source,
-                                 folder_loaders, folder_train_labels, folder_subset))
+    register_dataset(ImageFolder(name, "imagenet", classes, 3, size, IMAGENET_MEAN, IMAGENET_STD, source))
 
 
 _register("imagenet", 1000, 224, "prepare it from the official archives with python scripts/prepare_imagenet.py "

@@ -1,47 +1,74 @@
-"""What a method declaration holds. A method is described once, by a :class:`Method`; the arms
-(``common.arms``), the sequences (``common.sequences``) and the table runner (``common.sweep``)
-read nothing else about it.
+"""What a method is: one class, registered with :func:`register_method`. The arms (``common.arms``), the
+sequences and the table runner (``common.sweep``) read nothing else about it, so a method declared in any
+folder -- not only here -- runs through all of them.
 
-Every slot is optional. ``args`` is the parsed command line of the entry point, ``ckpt`` a loaded
-checkpoint (``common.checkpoint``), ``model`` a registered model (``common.models.protocol``).
+    @register_method
+    class L2Norm(Method):
+        name, title = "l2-norm", "Filter L2 norm (a variant of Li et al., ICLR 2017)"
+        prune_settings = RatioSettings             # the flags of prune.py, a typed dataclass
+        archs = {"cifar": ["vgg16_mlp"]}
+
+        def prune(self, s, model, ckpt, data):
+            scores = l2_filter_norm(model)           # common.pruning.criteria
+            return Pruned(*prune_by_score(model, scores, per_layer_ratio(model, s.ratio)))
+
+        def table(self, t):                        # the paper's table as steps (common.sweep.Plan)
+            for seed in t.seeds:
+                for arch in t.archs:
+                    t.retrain(t.prune(t.train(arch, seed), f"r{s.ratio:g}", ["--ratio", ...]))
+
+Every hook gets ``s``, the entry point's settings (``common.settings``: one flat, frozen object holding the
+model, data and training flags and the method's own), ``ckpt`` a loaded checkpoint (``common.checkpoint``)
+and ``model`` a registered model (``common.models.protocol``). A hook that changes a setting returns a new
+settings object (``s.replace(percent=0.5)``); none mutates one.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from pathlib import Path
+from typing import Optional
 
-Flags = Optional[Callable]      # (parser) -> None: add the method's own flags
+from common import code
+from common.errors import UserError
+from common.settings import NoSettings
+
+ROOT = Path(__file__).resolve().parents[2]       # the repository: cifar/<method>/, imagenet/<method>/
 
 
-@dataclass(frozen=True)
 class Training:
-    """What a method adds to a training run (``main.py``).
+    """A training run of a method: ``main.py`` (the baseline, or the method's own training), or another
+    entry of the method's folder (IMP's ``main_gmp.py``). Override what differs from a plain baseline."""
 
-    flags(parser)          its flags (e.g. slimming's ``--sparsity``)
-    resolve(args)          fill defaults that depend on other flags (e.g. lambda by arch), before
-                           the run folder is named
-    hooks(args, model)     engine hooks (``common.engine.Hook``) for the run
-    arm                    the run's arm: a name, or ``(args) -> name`` (``"sparsity"`` when the
-                           penalty is on, ``"baseline"`` when it is 0)
-    variant(args)          the run's variant name for its tag (None: the baseline)
-    model(args, info)      the network the run trains (default: the arch at ``--cfg``; MetaPruning: its
-                           PruningNet)
-    entry                  the recipe file that runs it, in the method's folder
-    """
+    entry = "main.py"
+    settings: type = NoSettings          # the run's own flags (a settings dataclass)
 
-    entry: str = "main.py"
-    flags: Flags = None
-    resolve: Optional[Callable] = None
-    hooks: Optional[Callable] = None
-    arm: object = "baseline"
-    variant: Optional[Callable] = None
-    model: Optional[Callable] = None
+    def resolve(self, s):
+        """``s`` with the defaults that depend on other settings filled in (before the run folder is named)."""
+        return s
+
+    def arm(self, s) -> str:
+        """The run's arm: what it is in the table (``baseline``; slimming's ``sparsity`` when the penalty is on)."""
+        return "baseline"
+
+    def variant(self, s) -> Optional[str]:
+        """The run's variant for its folder name (None: the baseline)."""
+        return None
+
+    def hooks(self, s, model) -> list:
+        """Engine hooks of the run (``common.engine.Hook``)."""
+        return []
+
+    def network(self, s, dataset):
+        """What the run trains (default None: ``(arch, cfg)`` of the settings). MetaPruning: its PruningNet."""
+        return None
 
 
 @dataclass
 class Pruned:
-    """What a pruning function returns: the pruned model, JSON-able details for result.json and,
+    """What :meth:`Method.prune` returns: the pruned model, JSON-able details for result.json and,
     for an unstructured (or partly unstructured) result, the keep-mask the engine holds."""
 
     model: object
@@ -49,84 +76,153 @@ class Pruned:
     mask: Optional[dict] = None
 
 
-@dataclass(frozen=True)
-class Pruning:
-    """What ``prune.py`` does for the method.
+class Method:
+    """A pruning method, declared once (see the module docstring). Every attribute and hook has a default;
+    a method overrides what it needs."""
 
-    run(args, model, ckpt, data) -> Pruned   the algorithm (``data.train``, ``data.test`` loaders,
-                                             ``data.sample(count)``: class-balanced training batches,
-                                             ``data.folder``: the run folder, for what a method keeps
-                                             while it runs)
-    load(args, ckpt) -> model                the model it prunes (default: the checkpoint's network; MetaPruning:
-                                             the PruningNet)
-    variant(args, ckpt) -> str               the pruned model's variant name (known before pruning)
-    flags(parser), resolve(args, ckpt)       its flags; defaults and checks against the checkpoint
-    check(args, model, input_size)           flags that do not fit the model: before any data is read
-    prepare(args, model, ckpt) -> model|None  before the flags are checked against the model and it is
-                                             evaluated: fold the method's training state into it (SSS block
-                                             scales), or return the model it prunes (ResNet-50 with samplers)
-    accepts                                  other methods whose trained checkpoints it prunes too
-    published                                the paper's pruned architectures, ``{name: (arch, cfg)}``:
-                                             ``prune.py --published NAME`` builds one for Scratch-E/B
-    """
+    name: str = ""                       # its folder in cifar/ and imagenet/, the run folders' method
+    title: str = ""                      # the paper
+    training: Optional[Training] = Training()   # what main.py trains (None: main.py runs a sequence)
+    other_trainings: dict = {}           # further training entries by name (IMP: {"gmp": ...})
+    entry_points: tuple = ("main.py", "prune.py", "main_finetune.py", "main_scratch.py")
+    folder: Optional[Path] = None        # where its recipes are (default: cifar/<name>/ and imagenet/<name>/)
 
-    run: Callable
-    variant: Callable
-    load: Optional[Callable] = None
-    flags: Flags = None
-    resolve: Optional[Callable] = None
-    check: Optional[Callable] = None
-    prepare: Optional[Callable] = None
-    accepts: tuple = ()
-    published: dict = field(default_factory=dict)
+    # -- prune.py -------------------------------------------------------------------------------------------
+    prune_settings: type = NoSettings    # the flags of prune.py
+    accepts: tuple = ()                  # other methods whose trained checkpoints it prunes too
+    published: dict = {}                 # the paper's pruned architectures {name: (arch, cfg)} (--published)
 
+    def resolve_pruning(self, s, ckpt):
+        """``s`` with defaults and checks that need the checkpoint (before the run folder is named)."""
+        return s
 
-@dataclass(frozen=True)
-class Retraining:
-    """What a method adds to fine-tuning or to training from scratch.
+    def pruned_variant(self, s, ckpt) -> str:
+        """The pruned model's variant (known before pruning: it names the run folder)."""
+        raise NotImplementedError(f"{self.name} does not name its pruned variants")
 
-    flags(parser); hooks(args, model, ckpt) -> hooks; reinit(args, model, mask): re-initialise a fresh
-    masked model for its sparsity (scratch only; the mask is applied either way)
-    """
+    def load(self, s, ckpt):
+        """The model pruned (default None: the checkpoint's network). MetaPruning: the PruningNet."""
+        return None
 
-    flags: Flags = None
-    hooks: Optional[Callable] = None
-    reinit: Optional[Callable] = None
+    def prepare(self, s, model, ckpt):
+        """Before the flags are checked and the model is evaluated: fold the method's training state into it
+        (SSS's block scales) or return the model it prunes (ResNet-50 with channel samplers); None: as is."""
+        return None
 
+    def check(self, s, model, input_size) -> None:
+        """Flags that do not fit the model: one ``UserError`` line, before any data is read."""
 
-@dataclass(frozen=True)
-class Table:
-    """The paper's table of the method, for the table runner (``common.sweep``).
+    def prune(self, s, model, ckpt, data) -> Pruned:
+        """The algorithm. ``data.train`` / ``data.test`` are the loaders, ``data.sample(n)`` n class-balanced
+        training images as ``(x, y)`` batches, ``data.folder`` the run folder."""
+        raise NotImplementedError(f"{self.name} has no pruning")
 
-    build(t)      adds the steps (``t.train``, ``t.prune``, ``t.retrain``, ``t.sequence``)
-    archs         the paper's models, per tree (``{"cifar": [...]}``)
-    epochs, ft_epochs   the training and fine-tuning epochs of the recipes (per tree if they differ)
-    seeds         how many seeds by default (per tree if they differ)
-    flags(parser) the table's own flags (e.g. ``--percents``)
-    report        options of the printed table (``metric``, ``columns``)
-    """
+    def measured(self, model):
+        """The network whose parameters and FLOPs stand for ``model`` (a PruningNet: its widest network)."""
+        return model
 
-    build: Callable
-    archs: dict
-    epochs: object = 160                # one number, or one per tree ({"cifar": 160, "imagenet": 90})
-    ft_epochs: object = 40
-    flags: Flags = None
-    report: dict = field(default_factory=dict)
-    seeds: object = field(default_factory=lambda: {"cifar": 5, "imagenet": 1})   # the papers': 5 runs / one
+    # -- main_finetune.py / main_scratch.py -------------------------------------------------------------------
+    finetune_settings: type = NoSettings
+    scratch_settings: type = NoSettings
+
+    def retrain_hooks(self, arm: str, s, model, ckpt) -> list:
+        """Engine hooks of fine-tuning (``arm`` "finetune") or of training from scratch ("scratch")."""
+        return []
+
+    def reinit(self, s, model, mask) -> None:
+        """Re-initialise a fresh masked model for its sparsity (scratch; the mask is applied either way)."""
+
+    # -- the table (common.sweep) -----------------------------------------------------------------------------
+    table_settings: type = NoSettings    # the table runner's flags of this method (e.g. --percents)
+    archs: dict = {}                     # the paper's models per tree ({"cifar": [...], "imagenet": [...]})
+    epochs: object = 160                 # the recipes' training epochs (one number, or one per tree)
+    ft_epochs: object = 40               # and fine-tuning epochs
+    seeds: object = {"cifar": 5, "imagenet": 1}    # the papers': 5 runs on CIFAR, one on ImageNet
+    report: dict = {}                    # options of the printed table (``metric``, ``columns``)
+
+    def table(self, t) -> None:
+        """Add the paper's table as steps: ``t.train``, ``t.prune``, ``t.retrain``, ``t.sequence``."""
+        raise NotImplementedError(f"{self.name} has no table")
+
+    # -- derived -------------------------------------------------------------------------------------------
+    @property
+    def trainings(self) -> dict:
+        """Every training entry of the method by name (``main``: main.py, unless main.py is a sequence)."""
+        return {k: v for k, v in {"main": self.training, **self.other_trainings}.items() if v is not None}
 
     def default(self, name: str, tree: str):
         """``epochs`` / ``ft_epochs`` / ``seeds`` of ``tree``."""
         value = getattr(self, name)
         return value.get(tree) if isinstance(value, dict) else value
 
+    def recipes(self, tree: str) -> Path:
+        """The folder of the method's recipes for ``tree`` (a method declared elsewhere: its own folder)."""
+        if self.folder is not None:
+            return self.folder
+        return ROOT / tree / self.name if self.source is None else self.declaration.parent
 
-@dataclass(frozen=True)
-class Method:
-    name: str                                   # the folder name in cifar/ and imagenet/
-    title: str                                  # the paper
-    trainings: dict = field(default_factory=lambda: {"main": Training()})
-    pruning: Optional[Pruning] = None
-    finetune: Retraining = Retraining()
-    scratch: Retraining = Retraining()
-    table: Optional[Table] = None
-    entry_points: tuple = ("main.py", "prune.py", "main_finetune.py", "main_scratch.py")
+    @property
+    def has_table(self) -> bool:
+        return type(self).table is not Method.table
+
+    @property
+    def declaration(self) -> Path:
+        """The file that declares the method."""
+        return Path(sys.modules[type(self).__module__].__file__).resolve()
+
+    @property
+    def source(self) -> Optional[str]:
+        """The file that declares the method, when it lies outside ``common/`` (recorded in checkpoints, so
+        that any entry point finds the method again)."""
+        return None if (ROOT / "common") in self.declaration.parents else str(self.declaration)
+
+    def code(self, uses_method: bool = True) -> dict:
+        """The code a run of the method depends on (``common.code.fingerprint``): with its declaration and
+        algorithm, unless the run does not use them (a plain baseline)."""
+        return code.fingerprint(self.declaration if uses_method else None)
+
+
+METHODS: dict[str, Method] = {}
+
+
+def register_method(cls):
+    """Class decorator: register one instance of the method class under its ``name``."""
+    method = cls()
+    if not method.name:
+        raise TypeError(f"{cls.__name__} has no name")
+    known = METHODS.get(method.name)
+    if known is not None and type(known).__qualname__ != cls.__qualname__:
+        raise ValueError(f"method {method.name!r} registered twice ({type(known).__name__} and {cls.__name__})")
+    METHODS[method.name] = method
+    if method.source:                 # its folder's files are part of the code its runs record
+        code.track(Path(method.source).parent)
+    return cls
+
+
+def get_method(method, source: str | None = None) -> Method:
+    """A method object, or the registered method of that name (imported from ``source``, the declaring file
+    recorded in a checkpoint, when it is not registered yet)."""
+    if isinstance(method, Method):
+        return method
+    if isinstance(method, type) and issubclass(method, Method):
+        return METHODS.get(method.name) or method()
+    if method not in METHODS and source and Path(source).is_file():
+        load_method_file(source)
+    if method not in METHODS:
+        raise UserError(f"unknown method {method!r}; choose one of: {', '.join(METHODS)}")
+    return METHODS[method]
+
+
+def load_method_file(path) -> None:
+    """Import a file that declares methods (``@register_method``), e.g. a method in a folder of one's own."""
+    path = Path(path).resolve()
+    if not path.is_file():
+        raise UserError(f"no method file {path}")
+    name = f"_methods_{path.stem}_{abs(hash(str(path))) % 10**8}"
+    if name in sys.modules:
+        return
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    sys.path.insert(0, str(path.parent))      # its own helpers next to it
+    spec.loader.exec_module(module)

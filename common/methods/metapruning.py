@@ -9,74 +9,88 @@ architecture from scratch -- Scratch-E is the method's own final step (spec B.5)
 from __future__ import annotations
 
 import platform
+from dataclasses import dataclass
+from typing import Optional
 
 import torch
 
-from common.cli import fraction, non_negative_float, positive_float, positive_int, resolve_device
 from common.data import dataset_info, holdout_indices, set_epoch
+from common.distributed import resolve_device
 from common.errors import UserError
+from common.methods.base import Method, Pruned, Training, register_method
 from common.models import check_kind
-from common.methods.base import Method, Pruned, Pruning, Retraining, Table, Training
 from common.pruning.metapruning import (SEARCH_ARCHS, Constraint, EncodingSampler, EvolutionarySearch, LatencyTable,
                                         NetworkCounter, PruningNet, fitness, flops_range, generate, recalibrate_bn,
                                         search_space, uniform_encoding)
 from common.runs import RUNS_ROOT
+from common.settings import Settings, derived, flag, fraction, non_negative_float, positive_float, positive_int
 
 
 def _holdout_default(info) -> int:
     return 50 * info.num_classes          # the authors' sub-validation split: 50 images per class
 
 
-def train_flags(p):
-    p.add_argument("--width", type=positive_float, default=1.0,
-                   help="the search space's base widths x this (small-scale runs; default 1)")
-    p.add_argument("--holdout", type=positive_int, default=None,
-                   help="training images held out for the search's fitness, never trained on (default 50 per class)")
-    smoothing_flag(p)
+@dataclass(frozen=True)
+class LabelSmoothing(Settings):
+    label_smoothing: float = flag(0.1, "of the training loss (default 0.1)", type=fraction)
 
 
-def smoothing_flag(p):
-    p.add_argument("--label-smoothing", type=fraction, default=0.1, help="of the training loss (default 0.1)")
+@dataclass(frozen=True)
+class PruningNetSettings(LabelSmoothing):
+    width: float = flag(1.0, "the search space's base widths x this (small-scale runs; default 1)",
+                        type=positive_float)
+    holdout: Optional[int] = flag(None, "training images held out for the search's fitness, never trained on "
+                                        "(default 50 per class)", type=positive_int)
 
 
-def train_resolve(args):
-    if args.arch not in SEARCH_ARCHS:
-        raise UserError(f"MetaPruning has no search space for {args.arch}; choose one of: {', '.join(SEARCH_ARCHS)}")
-    if args.cfg is not None:
-        raise UserError("the PruningNet spans every width of its search space; --cfg does not apply (see --width)")
-    if args.holdout is None:
-        args.holdout = _holdout_default(dataset_info(args.dataset))
+class PruningNetTraining(Training):
+    """main.py trains the PruningNet (Sec. 3.2): a new random encoding every batch, weights generated for it."""
 
+    settings = PruningNetSettings
 
-def pruningnet_of(args, info) -> PruningNet:
-    return PruningNet(search_space(args.arch, args.width), info.num_classes, info.in_channels)
+    def resolve(self, s):
+        if s.arch not in SEARCH_ARCHS:
+            raise UserError(f"MetaPruning has no search space for {s.arch}; choose one of: {', '.join(SEARCH_ARCHS)}")
+        if s.cfg is not None:
+            raise UserError("the PruningNet spans every width of its search space; --cfg does not apply (see --width)")
+        return s.replace(holdout=_holdout_default(dataset_info(s.dataset))) if s.holdout is None else s
+
+    def arm(self, s):
+        return "pruningnet"
+
+    def network(self, s, dataset):
+        return PruningNet(search_space(s.arch, s.width), dataset.num_classes, dataset.in_channels)
+
+    def hooks(self, s, model):
+        return [EncodingSampler(model, s.seed)]
 
 
 # ----------------------------------------------------------------------------- prune.py: the search
 
-def prune_flags(p):
-    g = p.add_argument_group("constraint (at least one bound)")
-    g.add_argument("--max-mflops", type=positive_float, default=None, help="at most this many million FLOPs")
-    g.add_argument("--min-mflops", type=non_negative_float, default=None, help="at least this many million FLOPs")
-    g.add_argument("--flops-counter", choices=("ours", "authors"), default="ours",
-                   help="ours: conv and linear multiply-accumulates (common.flops); authors: cal_FLOPs.py's, which "
-                        "adds biases, BN, ReLU and pooling elements -- use it with the authors' targets")
-    g.add_argument("--max-latency-ms", type=positive_float, default=None,
-                   help="at most this latency, summed from a per-layer table measured on --device")
-    g.add_argument("--min-latency-ms", type=non_negative_float, default=None)
-    g.add_argument("--latency-batch", type=positive_int, default=1, help="batch size of the latency table")
-    g = p.add_argument_group("search (defaults: the authors')")
-    g.add_argument("--population", type=positive_int, default=50)
-    g.add_argument("--parents", type=positive_int, default=10, help="top-k of the pool that breed")
-    g.add_argument("--mutations", type=positive_int, default=25)
-    g.add_argument("--crossovers", type=positive_int, default=25)
-    g.add_argument("--mutation-prob", type=fraction, default=0.1)
-    g.add_argument("--iterations", type=positive_int, default=20)
-    g.add_argument("--recal-batches", type=positive_int, default=100,
-                   help="training batches (of --batch-size) that re-estimate a candidate's BN statistics (default 100)")
-    g.add_argument("--uniform", action="store_true",
-                   help="no search: the widest uniform width that meets the constraint (the paper's baseline)")
-    g.add_argument("--encoding", default=None, help="no search: this encoding (comma-separated gene values 0..30)")
+@dataclass(frozen=True)
+class SearchSettings(Settings):
+    max_mflops: Optional[float] = flag(None, "at most this many million FLOPs", type=positive_float)
+    min_mflops: Optional[float] = flag(None, "at least this many million FLOPs", type=non_negative_float)
+    flops_counter: str = flag("ours", "ours: conv and linear multiply-accumulates (common.flops); authors: "
+                                      "cal_FLOPs.py's, which adds biases, BN, ReLU and pooling elements -- use it with "
+                                      "the authors' targets", choices=("ours", "authors"))
+    max_latency_ms: Optional[float] = flag(None, "at most this latency, summed from a per-layer table measured on "
+                                                 "--device", type=positive_float)
+    min_latency_ms: Optional[float] = flag(None, "at least this latency", type=non_negative_float)
+    latency_batch: int = flag(1, "batch size of the latency table", type=positive_int)
+    population: int = flag(50, "candidates per generation (the authors' 50)", type=positive_int)
+    parents: int = flag(10, "top-k of the pool that breed", type=positive_int)
+    mutations: int = flag(25, "mutated children per generation", type=positive_int)
+    crossovers: int = flag(25, "crossed children per generation", type=positive_int)
+    mutation_prob: float = flag(0.1, "probability that a gene mutates", type=fraction)
+    iterations: int = flag(20, "generations", type=positive_int)
+    recal_batches: int = flag(100, "training batches (of --batch-size) that re-estimate a candidate's BN statistics "
+                                   "(default 100)", type=positive_int)
+    uniform: bool = flag(False, "no search: the widest uniform width that meets the constraint (the paper's "
+                                "baseline)")
+    encoding: Optional[str] = flag(None, "no search: this encoding (comma-separated gene values 0..30)")
+    width: Optional[float] = derived(None)      # the PruningNet's (from its checkpoint)
+    holdout: Optional[int] = derived(None)      # the images its run held out (from its checkpoint)
 
 
 def _mflops_tag(args) -> str:
@@ -93,23 +107,22 @@ def _mflops_tag(args) -> str:
     return "-".join(parts) + ("-uniform" if args.uniform else "")
 
 
-def prune_resolve(args, ckpt):
+def prune_resolve(s, ckpt):
     if ckpt["arm"] != "pruningnet":
-        raise UserError(f"{args.checkpoint} is a {ckpt['arm']} run, not a PruningNet; train one with main.py")
-    if not args.encoding and all(getattr(args, k) is None for k in ("max_mflops", "min_mflops", "max_latency_ms",
-                                                                     "min_latency_ms")):
+        raise UserError(f"{s.checkpoint} is a {ckpt['arm']} run, not a PruningNet; train one with main.py")
+    if not s.encoding and all(v is None for v in (s.max_mflops, s.min_mflops, s.max_latency_ms, s.min_latency_ms)):
         raise UserError("give a constraint: --max-mflops and/or --max-latency-ms (or --encoding)")
-    for lo, hi in (("min_mflops", "max_mflops"), ("min_latency_ms", "max_latency_ms")):
-        if getattr(args, lo) is not None and getattr(args, hi) is not None and getattr(args, lo) > getattr(args, hi):
-            raise UserError(f"--{lo.replace('_', '-')} is above --{hi.replace('_', '-')}")
-    if args.encoding:
+    for (lo, low), (hi, high) in ((("min-mflops", s.min_mflops), ("max-mflops", s.max_mflops)),
+                                  (("min-latency-ms", s.min_latency_ms), ("max-latency-ms", s.max_latency_ms))):
+        if low is not None and high is not None and low > high:
+            raise UserError(f"--{lo} is above --{hi}")
+    if s.encoding:
         try:
-            args.encoding = ",".join(str(int(g)) for g in args.encoding.replace(" ", "").split(","))
+            s = s.replace(encoding=",".join(str(int(g)) for g in s.encoding.replace(" ", "").split(",")))
         except ValueError:
-            raise UserError(f"--encoding {args.encoding!r}: give the gene values as comma-separated integers 0..30") \
+            raise UserError(f"--encoding {s.encoding!r}: give the gene values as comma-separated integers 0..30") \
                 from None
-    args.holdout = ckpt["args"]["holdout"]
-    args.width = ckpt["args"]["width"]
+    return s.replace(holdout=ckpt["args"]["holdout"], width=ckpt["args"]["width"])
 
 
 def load_pruningnet(args, ckpt) -> PruningNet:
@@ -126,7 +139,7 @@ def load_pruningnet(args, ckpt) -> PruningNet:
     return net
 
 
-def check(args, net, input_size):
+def check_constraints(args, net, input_size):
     """The FLOPs bounds against the smallest and the largest network of the space (before any data is read)."""
     if args.encoding:
         net.space.check(args.encoding.split(","))
@@ -174,7 +187,7 @@ def _device_name(device) -> str:
     return f"cpu-{platform.machine()}-{torch.get_num_threads()}threads"
 
 
-def prune(args, net, ckpt, data) -> Pruned:
+def search(args, net, ckpt, data) -> Pruned:
     device = resolve_device(args.device)
     info = dataset_info(args.dataset)
     counter = counter_of(net, data.input_size)
@@ -190,9 +203,8 @@ def prune(args, net, ckpt, data) -> Pruned:
     def figures(encoding):
         return constraint.figures(counter.layers(net.space.cfg(encoding)), latency)
 
-    heldout = dataset_info(args.dataset).subset(info, args.data_dir, holdout_indices(info, args.data_dir, args.holdout),
-                                                args.test_batch_size, device,
-                                                **({"image_size": args.image_size} if args.image_size else {}))
+    heldout = info.subset(args.data_dir, holdout_indices(info, args.data_dir, args.holdout), args.test_batch_size,
+                          device, **({"image_size": args.image_size} if args.image_size else {}))
     recal = _FirstBatches(data.train, args.recal_batches, device)
     net.to(device)
 
@@ -227,23 +239,6 @@ def prune(args, net, ckpt, data) -> Pruned:
                           "holdout": args.holdout})
 
 
-# ----------------------------------------------------------------------------- the table
-
-def table(t):
-    """The paper's Table: per model and FLOPs target, the searched network and the uniform baseline at the same
-    constraint, each fine-tuned (generated weights) and trained from scratch (E and B)."""
-    targets = [f"{_mflops(m):g}" for m in t.opts.mflops.split()] or DEFAULT_TARGETS[t.tree]
-    for seed in t.seeds:
-        for arch in t.archs:
-            pnet = t.train(arch, seed, arm="pruningnet", epochs=t.opts.pruningnet_epochs or PNET_EPOCHS[t.tree],
-                           cfg=False, flags=["--width", f"{t.opts.width:g}",
-                                             *(["--holdout", t.opts.holdout] if t.opts.holdout else [])])
-            for target in targets:
-                flops = ["--max-mflops", target, *t.opts.search_flags.split()]
-                t.retrain(t.prune(pnet, f"f{float(target):g}M", flags=flops))
-                t.retrain(t.prune(pnet, f"f{float(target):g}M-uniform", flags=[*flops, "--uniform"]))
-
-
 DEFAULT_TARGETS = {"cifar": ["40"], "imagenet": ["300", "140", "43"]}     # CIFAR: ours; ImageNet: the authors' MBv2
 PNET_EPOCHS = {"cifar": 40, "imagenet": 64}
 
@@ -258,27 +253,61 @@ def _mflops(text) -> float:
     return value
 
 
-def table_flags(p):
-    p.add_argument("--mflops", default="", help="FLOPs targets in millions (default: CIFAR 40; ImageNet 300 140 43)")
-    p.add_argument("--width", type=positive_float, default=1.0,
-                   help="the search space's base widths x this (default 1)")
-    p.add_argument("--holdout", type=positive_int, default=None,
-                   help="training images held out for the search (default 50 per class)")
-    p.add_argument("--pruningnet-epochs", type=positive_int, default=None,
-                   help="PruningNet training epochs (default CIFAR 40, ImageNet 64)")
-    p.add_argument("--search-flags", default="", help="more prune.py flags, e.g. '--iterations 5 --population 20'")
+@dataclass(frozen=True)
+class MetaPruningTable(Settings):
+    mflops: str = flag("", "FLOPs targets in millions (default: CIFAR 40; ImageNet 300 140 43)")
+    width: float = flag(1.0, "the search space's base widths x this (default 1)", type=positive_float)
+    holdout: Optional[int] = flag(None, "training images held out for the search (default 50 per class)",
+                                  type=positive_int)
+    pruningnet_epochs: Optional[int] = flag(None, "PruningNet training epochs (default CIFAR 40, ImageNet 64)",
+                                            type=positive_int)
+    search_flags: str = flag("", "more prune.py flags, e.g. '--iterations 5 --population 20'")
 
 
-METHOD = Method(
-    name="metapruning", title="MetaPruning: Meta Learning for Automatic Neural Network Channel Pruning (Liu et al., "
-                              "ICCV 2019)",
-    trainings={"main": Training(flags=train_flags, resolve=train_resolve, model=pruningnet_of, arm="pruningnet",
-                                hooks=lambda args, model: [EncodingSampler(model, args.seed)])},
-    pruning=Pruning(run=prune, load=load_pruningnet, flags=prune_flags, resolve=prune_resolve, check=check,
-                    variant=lambda args, ckpt: _mflops_tag(args)),
-    finetune=Retraining(flags=smoothing_flag),
-    scratch=Retraining(flags=smoothing_flag),
-    table=Table(table, archs={"cifar": ["mobilenet_v2_cifar"], "imagenet": ["mobilenet_v2"]},
-                epochs={"cifar": 160, "imagenet": 256}, ft_epochs={"cifar": 40, "imagenet": 20}, flags=table_flags,
-                seeds={"cifar": 1, "imagenet": 1}),
-)
+@register_method
+class MetaPruning(Method):
+    name = "metapruning"
+    title = "MetaPruning: Meta Learning for Automatic Neural Network Channel Pruning (Liu et al., ICCV 2019)"
+    training = PruningNetTraining()
+    prune_settings = SearchSettings
+    finetune_settings = LabelSmoothing
+    scratch_settings = LabelSmoothing
+    table_settings = MetaPruningTable
+    archs = {"cifar": ["mobilenet_v2_cifar"], "imagenet": ["mobilenet_v2"]}
+    epochs = {"cifar": 160, "imagenet": 256}
+    ft_epochs = {"cifar": 40, "imagenet": 20}
+    seeds = {"cifar": 1, "imagenet": 1}
+
+    def resolve_pruning(self, s, ckpt):
+        return prune_resolve(s, ckpt)
+
+    def pruned_variant(self, s, ckpt):
+        return _mflops_tag(s)
+
+    def load(self, s, ckpt):
+        return load_pruningnet(s, ckpt)
+
+    def check(self, s, model, input_size):
+        check_constraints(s, model, input_size)
+
+    def prune(self, s, model, ckpt, data):
+        return search(s, model, ckpt, data)
+
+    def measured(self, model):
+        """A PruningNet stands for its search space: it is counted by its widest network."""
+        return model.base_network() if isinstance(model, PruningNet) else model
+
+    def table(self, t):
+        """The paper's Table: per model and FLOPs target, the searched network and the uniform baseline at the
+        same constraint, each fine-tuned (generated weights) and trained from scratch (E and B)."""
+        targets = [f"{_mflops(m):g}" for m in t.opts.mflops.split()] or DEFAULT_TARGETS[t.tree]
+        for seed in t.seeds:
+            for arch in t.archs:
+                pnet = t.train(arch, seed, arm="pruningnet", cfg=False,
+                               epochs=t.opts.pruningnet_epochs or PNET_EPOCHS[t.tree],
+                               flags=["--width", f"{t.opts.width:g}",
+                                      *(["--holdout", t.opts.holdout] if t.opts.holdout else [])])
+                for target in targets:
+                    flops = ["--max-mflops", target, *t.opts.search_flags.split()]
+                    t.retrain(t.prune(pnet, f"f{float(target):g}M", flags=flops))
+                    t.retrain(t.prune(pnet, f"f{float(target):g}M-uniform", flags=[*flops, "--uniform"]))

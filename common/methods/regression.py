@@ -2,54 +2,41 @@
 The algorithm is ``common/pruning/regression.py``."""
 
 import time
+from dataclasses import dataclass
+from typing import Optional
 
-from common.cli import number_type, positive_float, positive_int
-from common.methods.base import Method, Pruned, Pruning, Table
+from common.methods.base import Method, Pruned, register_method
 from common.methods.thinet import model_lr
 from common.models import build_model, default_cfg
 from common.pruning.regression import LASSO_ROWS, check_locations, plan_widths, regression_prune
+from common.settings import Settings, flag, number_type, positive_float, positive_int
 
-speedup = number_type(float, lambda v: v > 1.0, "the target speed-up must be > 1 (FLOPs divided by it)")
+speedup_value = number_type(float, lambda v: v > 1.0, "the target speed-up must be > 1 (FLOPs divided by it)")
 _ridge_value = number_type(float, lambda v: v >= 0, "the ridge penalty must be >= 0")
 
 
-def ridge(text):
+def ridge_value(text):
     """'auto' (chosen on held-out samples) or a penalty >= 0."""
     return text if text == "auto" else _ridge_value(text)
 
 
-def prune_flags(p):
-    p.add_argument("--speedup", type=speedup, default=2.0,
-                   help="target FLOPs reduction of the whole network, > 1 (default 2, the paper's 2x)")
-    p.add_argument("--layers", choices=("paper", "all"), default="paper",
-                   help="paper: VGG convs outside the last stage (VGG-16: conv1_1..conv4_3), ResNet inner convs; "
-                        "all: every VGG conv")
-    p.add_argument("--deep-ratio", type=positive_float, default=1.5,
-                   help="VGG: fraction kept in the deepest pruned stage / fraction kept before it (paper 1.5)")
-    p.add_argument("--images", type=positive_int, default=1000,
-                   help="training images sampled, class-balanced (default 1000; the paper: 5000 ImageNet images)")
-    p.add_argument("--locations", type=positive_int, default=None,
-                   help="random output positions per image and layer (default 10, as the paper; a smaller "
-                        "map gives all its positions)")
-    p.add_argument("--lasso-rows", type=positive_int, default=LASSO_ROWS,
-                   help=f"sample rows the LASSO is fitted on (default {LASSO_ROWS}, as the original code)")
-    p.add_argument("--ridge", type=ridge, default="auto",
-                   help="penalty pulling the reconstructed weights toward the original ones, x mean diag(X^T X): "
-                        "auto = chosen on held-out sample images (default), 0 = the paper's plain least squares")
-
-
-def check(args, model, input_size):
-    check_locations(model, plan_widths(model, args.speedup, input_size, args.layers, args.deep_ratio),
-                    args.locations, input_size)
-
-
-def prune(args, model, ckpt, data):
-    widths = plan_widths(model, args.speedup, data.input_size, args.layers, args.deep_ratio)
-    t0 = time.perf_counter()
-    pruned, layers = regression_prune(model, data.sample(args.images), widths=widths, locations=args.locations,
-                                      lasso_rows=args.lasso_rows, ridge=args.ridge, seed=args.seed)
-    return Pruned(pruned, {"layers": layers, "speedup_target": args.speedup, "images": args.images,
-                           "locations": args.locations or "default", "seconds": round(time.perf_counter() - t0, 2)})
+@dataclass(frozen=True)
+class RegressionPruning(Settings):
+    speedup: float = flag(2.0, "target FLOPs reduction of the whole network, > 1 (default 2, the paper's 2x)",
+                          type=speedup_value)
+    layers: str = flag("paper", "paper: VGG convs outside the last stage (VGG-16: conv1_1..conv4_3), ResNet inner "
+                                "convs; all: every VGG conv", choices=("paper", "all"))
+    deep_ratio: float = flag(1.5, "VGG: fraction kept in the deepest pruned stage / fraction kept before it "
+                                  "(paper 1.5)", type=positive_float)
+    images: int = flag(1000, "training images sampled, class-balanced (default 1000; the paper: 5000 ImageNet "
+                             "images)", type=positive_int)
+    locations: Optional[int] = flag(None, "random output positions per image and layer (default 10, as the paper; "
+                                          "a smaller map gives all its positions)", type=positive_int)
+    lasso_rows: int = flag(LASSO_ROWS, "sample rows the LASSO is fitted on (default %(default)s, as the original "
+                                       "code)", type=positive_int)
+    ridge: object = flag("auto", "penalty pulling the reconstructed weights toward the original ones, x mean "
+                                 "diag(X^T X): auto = chosen on held-out sample images (default), 0 = the paper's "
+                                 "plain least squares", type=ridge_value)
 
 
 M = "M"
@@ -64,7 +51,7 @@ PUBLISHED_FROM = {"vgg16_nobn": ("vgg-5x",), "resnet50": ("resnet-2x",)}
 SPEEDUP = {"vgg16_nobn": "5", "resnet50": "2"}          # the paper's ImageNet targets
 
 
-def add_samplers(args, model, ckpt):
+def add_samplers(model):
     """A ResNet-50 is pruned with a channel sampler in front of every bottleneck's first conv (Sec. 3.3):
     the same network as ``resnet50_sampled`` selecting every channel, which the LASSO then prunes."""
     if model.arch != "resnet50":
@@ -77,32 +64,54 @@ def add_samplers(args, model, ckpt):
     return sampled.to(next(model.parameters()).device).train(model.training)
 
 
-def table(t):
-    """LASSO channel pruning at each --speedups target from the L1-norm recipe's baseline (shared); on
-    ImageNet at the paper's targets (VGG-16 5x, ResNet-50 2x), and the paper's pruned architectures."""
-    for seed in t.seeds:
-        for arch in t.archs:
-            lr = model_lr(t, arch)
-            base = t.train(arch, seed, method="l1-norm", flags=lr)
-            speedups = t.opts.speedups or (SPEEDUP.get(arch, "2") if t.tree == "imagenet" else "2")
-            for s in speedups.split():
-                t.retrain(t.prune(base, f"{s}x", ["--speedup", s, "--images", t.opts.images]), flags=lr)
-            t.published_rows(PUBLISHED, PUBLISHED_FROM.get(arch, ()), seed, flags=lr)
+@dataclass(frozen=True)
+class RegressionTable(Settings):
+    speedups: str = flag("", "target FLOPs reductions, one variant each (default 2; ImageNet: 5 for VGG-16, 2 for "
+                             "ResNet-50, the paper's)")
+    images: str = flag("1000", "sample images per pruning (default 1000)")
+    published: bool = flag(True, "ImageNet: leave out the paper's pruned architectures")
 
 
-def table_flags(p):
-    p.add_argument("--speedups", default="", help="target FLOPs reductions, one variant each (default 2; ImageNet: "
-                                                   "5 for VGG-16, 2 for ResNet-50, the paper's)")
-    p.add_argument("--images", default="1000", help="sample images per pruning (default 1000)")
-    p.add_argument("--no-published", dest="published", action="store_false",
-                   help="ImageNet: leave out the paper's pruned architectures")
+@register_method
+class Regression(Method):
+    name = "regression"
+    title = "Channel Pruning for Accelerating Very Deep Neural Networks (He et al., ICCV 2017)"
+    prune_settings = RegressionPruning
+    table_settings = RegressionTable
+    accepts = ("l1-norm", "thinet")
+    published = PUBLISHED
+    archs = {"cifar": ["vgg16_mlp", "resnet56"], "imagenet": ["vgg16_nobn", "resnet50"]}
+    epochs = {"cifar": 160, "imagenet": 90}
+    ft_epochs = {"cifar": 40, "imagenet": 20}
 
+    def pruned_variant(self, s, ckpt):
+        return f"{s.speedup:g}x" + ("-all" if s.layers == "all" else "")
 
-METHOD = Method(
-    name="regression", title="Channel Pruning for Accelerating Very Deep Neural Networks (He et al., ICCV 2017)",
-    pruning=Pruning(run=prune, flags=prune_flags, check=check, accepts=("l1-norm", "thinet"), prepare=add_samplers,
-                    published=PUBLISHED,
-                    variant=lambda args, ckpt: f"{args.speedup:g}x" + ("-all" if args.layers == "all" else "")),
-    table=Table(table, archs={"cifar": ["vgg16_mlp", "resnet56"], "imagenet": ["vgg16_nobn", "resnet50"]},
-                epochs={"cifar": 160, "imagenet": 90}, ft_epochs={"cifar": 40, "imagenet": 20}, flags=table_flags),
-)
+    def prepare(self, s, model, ckpt):
+        return add_samplers(model)
+
+    def check(self, s, model, input_size):
+        check_locations(model, plan_widths(model, s.speedup, input_size, s.layers, s.deep_ratio), s.locations,
+                        input_size)
+
+    def prune(self, s, model, ckpt, data):
+        widths = plan_widths(model, s.speedup, data.input_size, s.layers, s.deep_ratio)
+        t0 = time.perf_counter()
+        batches = [x for x, _ in data.sample(s.images)]
+        pruned, layers = regression_prune(model, batches, widths=widths, locations=s.locations,
+                                          lasso_rows=s.lasso_rows, ridge=s.ridge, seed=s.seed)
+        return Pruned(pruned, {"layers": layers, "speedup_target": s.speedup, "images": s.images,
+                               "locations": s.locations or "default", "seconds": round(time.perf_counter() - t0, 2)})
+
+    def table(self, t):
+        """LASSO channel pruning at each --speedups target from the L1-norm recipe's baseline (shared); on
+        ImageNet at the paper's targets (VGG-16 5x, ResNet-50 2x), and the paper's pruned architectures."""
+        for seed in t.seeds:
+            for arch in t.archs:
+                lr = model_lr(t, arch)
+                base = t.train(arch, seed, method="l1-norm", flags=lr)
+                speedups = t.opts.speedups or (SPEEDUP.get(arch, "2") if t.tree == "imagenet" else "2")
+                for x in speedups.split():
+                    t.retrain(t.prune(base, f"{x}x", ["--speedup", x, "--images", t.opts.images]), flags=lr)
+                if t.opts.published:
+                    t.published_rows(PUBLISHED, PUBLISHED_FROM.get(arch, ()), seed, flags=lr)

@@ -2,8 +2,8 @@
 
 from common.models import cifar, imagenet  # noqa: F401  (registers the CIFAR and ImageNet models)
 from common.models.protocol import ChannelGroup, PrunableModel, ResidualBranch
-from common.models.registry import (arch_spec, build_model, build_shapes, check_kind, default_cfg, list_archs,
-                                    register_arch)
+from common.models.registry import (ModelSettings, arch_spec, build_model, build_shapes, check_kind, default_cfg,
+                                    list_archs, register_arch)
 
-__all__ = ["ChannelGroup", "PrunableModel", "ResidualBranch", "arch_spec", "build_model", "build_shapes", "check_kind",
-           "default_cfg", "list_archs", "register_arch"]
+__all__ = ["ChannelGroup", "ModelSettings", "PrunableModel", "ResidualBranch", "arch_spec", "build_model",
+           "build_shapes", "check_kind", "default_cfg", "list_archs", "register_arch"]

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Optional
 
 import torch.nn as nn
 
 from common.errors import UserError
 from common.models.protocol import ChannelGroup, ResidualBranch  # noqa: F401  (re-exported)
+from common.settings import Settings, flag, parse_cfg
 
 
 @dataclass(frozen=True)
@@ -121,3 +122,16 @@ def check_widths(arch: str, cfg, expected_len: int | None = None, pattern: list 
             continue
         if isinstance(c, bool) or not isinstance(c, int) or c < min_width:
             raise UserError(f"cfg does not fit {arch}: every width must be an integer >= {min_width}, got {c!r}")
+
+
+@dataclass(frozen=True)
+class ModelSettings(Settings):
+    """The model flags of a training run: ``(arch, cfg)``."""
+
+    arch: str = flag("vgg16_mlp", "model (default %(default)s)")
+    cfg: Optional[str] = flag(None, "width config as a JSON list (default: the arch's full widths)")
+
+    def build(self, dataset) -> nn.Module:
+        """``(arch, cfg)`` for ``dataset`` (a :class:`~common.data.Dataset`): the arch must be of its kind."""
+        check_kind(self.arch, dataset.kind, dataset.name)
+        return build_model(self.arch, dataset.num_classes, dataset.in_channels, parse_cfg(self.cfg))

@@ -38,7 +38,7 @@ import torch.nn as nn
 
 from common.engine import Hook, TrainConfig, make_lr_fn
 from common.errors import UserError
-from common.pruning.magnitude import prune_fraction_of_remaining, prune_to_sparsity
+from common.pruning.weight_level import prune_fraction_of_remaining, prune_to_sparsity
 from common.masks import prunable_weights
 
 SCHEDULES = ("FT", "LRW", "SLR", "CLR", "LLR", "ALLR")

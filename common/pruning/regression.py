@@ -58,6 +58,7 @@ from common.flops import layer_flops
 from common.models.protocol import require_protocol
 from common.pruning.layerwise import (as_matrix, at_positions, draw_positions, named_groups, paper_groups, patches,
                                       run_until, set_from_matrix, solve_normal_equations, trace_layers)
+from common.pruning.selection import top_k
 from common.pruning.surgery import prune_channels
 
 DEFAULT_LOCATIONS = 10    # sampled positions per image, as the paper
@@ -127,8 +128,7 @@ def select_channels(gram: torch.Tensor, rhs: torch.Tensor, keep: int, steps: int
                 hi = mid
             if hi / lo < 1 + 1e-6:
                 break
-    order = torch.sort(best.abs(), descending=True, stable=True).indices
-    return order[:keep].sort().values, best_alpha, best
+    return top_k(best.abs(), keep), best_alpha, best
 
 
 def lasso_problem(x_patches: torch.Tensor, weight: torch.Tensor, target: torch.Tensor, chunk: int = 32):

@@ -8,7 +8,7 @@ sub-gradient after the backward pass: ``grad(gamma) += lambda * sign(gamma)``
 Pruning (Sec. 4.2 and the original code): one *global* threshold over the |gamma| of every
 prunable channel of the network. With ``k = int(total * percent)``, the threshold is the
 k-th smallest |gamma| and a channel survives iff ``|gamma| > threshold``
-(:func:`global_threshold`). The surviving channels form the smaller network, weights copied
+(``selection.global_threshold``). The surviving channels form the smaller network, weights copied
 (``surgery.prune_channels``; channels a BN hands to a ``ChannelSelection`` are removed by
 shortening the selection).
 
@@ -17,7 +17,7 @@ Differences from the original code, on purpose:
     channel more than the fraction (and one at percent 0); here exactly k (more only on ties);
   * no layer may lose every channel (the original then crashed): each layer keeps at least
     ``max(1, ceil(min_keep * width))`` channels, its largest-|gamma| ones
-    (:func:`slimming_keep`), and the layers that hit this floor are reported;
+    (``selection.keep_global``), and the layers that hit this floor are reported;
   * the scales ranked and penalised are those of the BNs that score a prunable channel
     group (``model.channel_groups()``) -- every BN in VGG, PreResNet and DenseNet-40, as the
     original; on other nets, BNs whose channels cannot be removed are left alone.
@@ -25,12 +25,12 @@ Differences from the original code, on purpose:
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn as nn
 
 from common.engine import Hook
+from common.pruning.criteria import bn_scale
+from common.pruning.selection import keep_global
 from common.pruning.surgery import prune_channels
 
 
@@ -80,54 +80,10 @@ class SparsityHook(Hook):
                 "slimming/frac_gamma_below_0.01": (g < 0.01).float().mean().item()}
 
 
-def channel_scores(model: nn.Module) -> dict[str, torch.Tensor]:
-    """|gamma| of each prunable channel, per channel group (a selection group's channels are the
-    selected entries of its wider BN)."""
-    modules = dict(model.named_modules())
-    scores = {}
-    for g in model.channel_groups():
-        gamma = modules[g.bn].weight.detach().abs()
-        if g.selection is not None:
-            gamma = gamma[modules[g.selection].index]
-        scores[g.name] = gamma.float().cpu()
-    return scores
-
-
-def global_threshold(scores, percent: float) -> float:
-    """The k-th smallest score, k = int(total * percent); channels scoring above it survive.
-
-    ``percent`` 0 gives -inf (nothing removed)."""
-    flat = torch.cat([s.flatten() for s in scores.values()]) if isinstance(scores, dict) else scores.flatten()
-    k = int(flat.numel() * percent)
-    if k == 0:
-        return float("-inf")
-    return torch.kthvalue(flat, k).values.item()
-
-
 def slimming_keep(model: nn.Module, percent: float, min_keep: float = 0.0):
-    """Channels to keep per group, and a report.
-
-    Returns ``(keep, report)``: ``keep`` maps group name -> sorted kept indices; ``report``
-    holds the threshold, per-layer kept/total and the layers whose survivors were raised to
-    the floor ``max(1, ceil(min_keep * width))``.
-    """
-    scores = channel_scores(model)
-    threshold = global_threshold(scores, percent)
-    keep, layers, floored = {}, {}, {}
-    for name, s in scores.items():
-        floor = max(1, math.ceil(min_keep * s.numel()))
-        idx = torch.nonzero(s > threshold).flatten()
-        if idx.numel() < floor:
-            floored[name] = {"above_threshold": int(idx.numel()), "kept": floor, "of": int(s.numel())}
-            idx = torch.sort(s, descending=True, stable=True).indices[:floor].sort().values
-        keep[name] = idx
-        layers[name] = {"kept": int(idx.numel()), "of": int(s.numel())}
-    total = sum(s.numel() for s in scores.values())
-    kept = sum(v["kept"] for v in layers.values())
-    report = {"percent": percent, "min_keep": min_keep, "threshold": threshold,
-              "channels_total": total, "channels_kept": kept,
-              "channels_removed_fraction": 1 - kept / total, "layers": layers, "floor_hit": floored}
-    return keep, report
+    """Channels to keep per group, and a report: the criterion ``|gamma|`` (``criteria.bn_scale``) with one global
+    threshold (``selection.keep_global``); a layer keeps at least ``max(1, ceil(min_keep * width))`` channels."""
+    return keep_global(bn_scale(model), percent, min_keep)
 
 
 def slimming_prune(model: nn.Module, percent: float, min_keep: float = 0.0):

@@ -39,6 +39,7 @@ from tqdm import tqdm
 from common.errors import UserError
 from common.pruning.layerwise import (as_matrix, draw_positions, named_groups, paper_groups, patches, run_until,
                                       set_from_matrix, solve_normal_equations, trace_layers)
+from common.pruning.selection import kept_count
 from common.pruning.surgery import prune_channels
 
 DEFAULT_LOCATIONS = 10   # (channel, position) pairs per image, as the paper
@@ -109,11 +110,6 @@ def plan_layers(model: nn.Module, layers="paper") -> list:
     return model.channel_groups() if layers == "all" else paper_groups(model)
 
 
-def keep_count(size: int, r: float) -> int:
-    """Channels kept at compression rate r (the fraction kept): ``floor(r*C)``, at least 1."""
-    return max(1, int(size * r))
-
-
 def thinet_plan(model: nn.Module, r=0.5, layers="paper", locations=None, input_size=(3, 32, 32)) -> list:
     """Check the flags against ``model`` and return, per pruned layer in order, ``(group, consumer,
     rate, output positions of the consumer, (filter, position) pairs per image)``."""
@@ -160,7 +156,7 @@ def thinet_prune(model: nn.Module, batches, *, r=0.5, layers="paper", locations=
         per_image = locations or min(DEFAULT_LOCATIONS, pairs)
         gram = sample_gram(model, consumer, batches, per_image, positions, generator)
         size = gram.shape[0]
-        keep = keep_count(size, rate)
+        keep = kept_count(size, rate)
         kept = greedy_removal(gram, keep)
         w, before, after = scale_least_squares(gram, kept)
         weight = as_matrix(module)

@@ -196,9 +196,10 @@ def test_the_class_balanced_sample_is_the_chosen_images_with_the_test_transform(
     batches = balanced_sample("cifar10", tmp_path, 30, 8, seed=0, device="cpu")
     labels = load_split("cifar10", tmp_path, train=True, download=False)[1]
     idx = balanced_indices(labels, 30, torch.Generator().manual_seed(0))
-    assert [len(b) for b in batches] == [8, 8, 8, 6]
+    assert [len(x) for x, _ in batches] == [8, 8, 8, 6]
     images = load_split("cifar10", tmp_path, train=True, download=False)[0][idx]
     mean, std = torch.tensor(info.mean).view(1, 3, 1, 1), torch.tensor(info.std).view(1, 3, 1, 1)
-    torch.testing.assert_close(torch.cat(batches), (images.float() / 255 - mean) / std)
+    torch.testing.assert_close(torch.cat([x for x, _ in batches]), (images.float() / 255 - mean) / std)
+    assert torch.equal(torch.cat([y for _, y in batches]), labels[idx])      # (x, y): a gradient criterion's data
     counts = torch.bincount(labels[idx], minlength=10)
     assert counts.max() - counts.min() <= 1 or counts.max() <= torch.bincount(labels, minlength=10).min() + 1

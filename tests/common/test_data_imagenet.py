@@ -117,4 +117,5 @@ def test_real_images_through_the_imagenet_path_learn(tmp_path):
     import json
     result = json.loads((tmp_path / "run" / "result.json").read_text())
     assert result["best_top1"] > 30.0 and result["flops"] == 5_125_376       # 10 classes: chance is 10%
-    assert result["train_config"]["lr"] == pytest.approx(0.1 * 32 / 256)       # 0.1 per 256 images
+    config = result["train_config"]                                          # 0.1 per 256 images
+    assert config["lr"] * config["batch_size"] / config["lr_batch"] == pytest.approx(0.1 * 32 / 256)

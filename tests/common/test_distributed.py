@@ -74,7 +74,7 @@ def _worker(rank, world, port, run_dir, out_dir):
         train, test = loader(x, y, 32, True, rank, world), loader(x[:40], y[:40], 16, False, rank, world)
         torch.manual_seed(rank)                    # different inits: DDP starts every process from rank 0's
         model = build_model("vgg11", 10, 1, TINY)
-        result = Trainer(model, train, test, TrainConfig(epochs=2, lr=0.05, progress=False), run_dir,
+        result = Trainer(model, train, test, TrainConfig(epochs=2, lr=0.05, no_progress=True), run_dir,
                          {"dataset": "fashion-mnist", "method": "test", "arm": "baseline"}).fit()
         torch.save({"params": {n: p.detach().clone() for n, p in model.named_parameters()},
                     "buffers": {n: b.clone() for n, b in model.named_buffers()}, "result": result},

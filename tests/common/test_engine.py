@@ -59,7 +59,7 @@ class CountingHook(Hook):
 
 
 def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path):
-    config = TrainConfig(epochs=4, lr=0.05, progress=False)
+    config = TrainConfig(epochs=4, lr=0.05, no_progress=True)
     train, test = _data()
     hook_a = CountingHook()
     Trainer(_model(1), train, test, config, tmp_path / "a", META, hooks=[hook_a]).fit()
@@ -87,7 +87,7 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path):
 
 def test_result_json_and_best_checkpoint(tmp_path):
     train, test = _data()
-    result = Trainer(_model(0), train, test, TrainConfig(epochs=2, lr=0.05, progress=False), tmp_path,
+    result = Trainer(_model(0), train, test, TrainConfig(epochs=2, lr=0.05, no_progress=True), tmp_path,
                      {**META, "variant": "A", "seed": 7}).fit()
     on_disk = json.loads((tmp_path / "result.json").read_text())
     assert on_disk == result
@@ -116,7 +116,7 @@ def test_non_finite_loss_stops_with_one_clear_error_and_keeps_the_last_good_chec
                 with torch.no_grad():
                     next(trainer.model.parameters()).fill_(float("nan"))
 
-    config = TrainConfig(epochs=3, lr=0.05, progress=False, log_every=1)
+    config = TrainConfig(epochs=3, lr=0.05, no_progress=True, log_every=1)
     with pytest.raises(TrainingDiverged, match=r"loss became nan at epoch 2 .*checkpoint\.pt \(saved after epoch 1\)"):
         Trainer(_model(0), train, test, config, tmp_path, META, hooks=[Explode()]).fit()
     ckpt = load_checkpoint(tmp_path / "checkpoint.pt")
@@ -151,7 +151,7 @@ def test_lr_is_set_on_the_optimizer_each_step(tmp_path):
         def after_step(self, trainer):
             seen.append(trainer.optimizer.param_groups[0]["lr"])
 
-    Trainer(_model(0), train, test, TrainConfig(epochs=4, lr=0.2, progress=False), tmp_path, META,
+    Trainer(_model(0), train, test, TrainConfig(epochs=4, lr=0.2, no_progress=True), tmp_path, META,
             hooks=[RecordLR()]).fit()
     # 3 steps per epoch; x0.1 at epoch int(0.5*4)=2 and int(0.75*4)=3
     assert seen == pytest.approx([0.2] * 6 + [0.02] * 3 + [0.002] * 3)
@@ -168,7 +168,7 @@ class LayoutSeen(Hook):
 def _trained_state(tmp_path, name, **flags):
     train, test = _data()
     seen = LayoutSeen()
-    Trainer(_model(1), train, test, TrainConfig(epochs=2, lr=0.05, progress=False, **flags), tmp_path / name,
+    Trainer(_model(1), train, test, TrainConfig(epochs=2, lr=0.05, no_progress=True, **flags), tmp_path / name,
             META, hooks=[seen]).fit()
     assert seen.channels_last == flags.get("channels_last", False)
     return load_checkpoint(tmp_path / name / "checkpoint.pt")["state_dict"]
@@ -231,7 +231,7 @@ def test_a_plain_dataloader_with_workers_feeds_the_engine():
         torch.manual_seed(0)
         model = build_model("vgg11", 10, 1, TINY_VGG)
         test = DataLoader(TensorDataset(x[:32], y[:32]), batch_size=16)
-        config = TrainConfig(epochs=2, lr=0.05, progress=False)
+        config = TrainConfig(epochs=2, lr=0.05, no_progress=True)
         result = Trainer(model, loader, test, config, ".", meta={}).train_steps(8)
         return model, result
 
@@ -247,7 +247,7 @@ def test_a_dataloader_fits_writes_results_with_the_given_input_size(tmp_path):
 
     x, y = torch.randn(32, 1, 32, 32), torch.randint(0, 10, (32,))
     loader = DataLoader(TensorDataset(x, y), batch_size=16, shuffle=True)
-    config = TrainConfig(epochs=1, lr=0.05, progress=False)
+    config = TrainConfig(epochs=1, lr=0.05, no_progress=True)
     result = Trainer(build_model("vgg11", 10, 1, TINY_VGG), loader, loader, config,
                      tmp_path, {"dataset": "fashion-mnist", "method": "test", "arm": "baseline"},
                      input_size=(1, 32, 32)).fit()

@@ -9,7 +9,7 @@ from helpers import run_cli
 
 from common.flops import count_flops, count_params
 from common.models import build_model
-from common.pruning.l1norm import l1_prune, plan_keep_counts
+from common.pruning.l1_norm import l1_prune, plan_keep_counts
 
 
 def test_small_vgg_by_hand():

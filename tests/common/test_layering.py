@@ -8,14 +8,15 @@ from helpers import ROOT
 
 LAYERS = [
     ["errors"],
+    ["settings", "code"],
     ["distributed"],
     ["masks", "models", "data"],
     ["flops", "checkpoint"],
     ["engine"],
     ["pruning"],
-    ["cli", "runs", "zoo"],
+    ["runs", "zoo"],
     ["methods"],
-    ["arms", "report"],
+    ["arms", "report", "steps"],
     ["sequences", "plots"],
     ["sweep"],
 ]

@@ -1,5 +1,5 @@
 """Keep-masks (common.masks), the engine keeping them applied, non-zero FLOPs, and exact
-global / layer-wise magnitude selection (common.pruning.magnitude)."""
+global / layer-wise magnitude selection (common.pruning.weight_level)."""
 
 import pytest
 import torch
@@ -12,7 +12,7 @@ from common.flops import count_flops, count_params
 from common.masks import (MaskKeeper, apply_mask_, check_mask, kept_params, prunable_weights, sparse_kaiming_init_,
                           sparsity)
 from common.models import build_model
-from common.pruning.magnitude import (keep_all_but_smallest, magnitude_prune, prune_fraction_of_remaining,
+from common.pruning.weight_level import (keep_all_but_smallest, magnitude_prune, prune_fraction_of_remaining,
                                       prune_to_sparsity)
 
 TINY = [8, "M", 16, "M", 16, 16, "M", 32, 32, "M", 32, 32]
@@ -43,7 +43,7 @@ def test_pruned_weights_stay_exactly_zero_through_training(tmp_path):
     mask = random_mask(model)
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
     train, test = synthetic_loaders(n=96, batch=16)            # 6 steps per epoch, 30 steps in all
-    cfg = TrainConfig(epochs=5, lr=0.1, momentum=0.9, weight_decay=5e-3, nesterov=True, progress=False)
+    cfg = TrainConfig(epochs=5, lr=0.1, momentum=0.9, weight_decay=5e-3, nesterov=True, no_progress=True)
     trainer = Trainer(model, train, test, cfg, tmp_path / "run", {"dataset": "x", "method": "m", "arm": "a"},
                       mask=mask)
     # optimizer state carried over from a dense run: a non-zero momentum everywhere
@@ -67,9 +67,9 @@ def test_resume_restores_the_mask(tmp_path):
     mask = random_mask(model, 0.3)
     train, test = synthetic_loaders()
     meta = {"dataset": "x", "method": "m", "arm": "a"}
-    Trainer(model, train, test, TrainConfig(epochs=1, lr=0.05, progress=False), tmp_path, meta, mask=mask).fit()
+    Trainer(model, train, test, TrainConfig(epochs=1, lr=0.05, no_progress=True), tmp_path, meta, mask=mask).fit()
     fresh = tiny_model(1)
-    t = Trainer(fresh, train, test, TrainConfig(epochs=2, lr=0.05, progress=False), tmp_path, meta, resume=True)
+    t = Trainer(fresh, train, test, TrainConfig(epochs=2, lr=0.05, no_progress=True), tmp_path, meta, resume=True)
     assert t.mask is not None and all(torch.equal(t.mask[n], mask[n]) for n in mask)
     t.fit()
     params = dict(fresh.named_parameters())

@@ -10,7 +10,7 @@ import torchvision
 from common.errors import UserError
 from common.flops import count_flops, count_params
 from common.models import build_model, check_kind, list_archs
-from common.pruning.l1norm import l1_prune, plan_keep_counts
+from common.pruning.l1_norm import l1_prune, plan_keep_counts
 from common.pruning.surgery import prune_channels, zero_channels
 
 

@@ -86,7 +86,7 @@ def test_a_kill_between_the_two_checkpoint_writes_leaves_a_consistent_pair(tmp_p
         torch.manual_seed(0)
         train, test = synthetic_loaders()
         return _Rising(build_model("vgg11", 10, 1, [8, "M", 16, "M", 16, 16, "M", 16, 16, "M", 16, 16]), train, test,
-                       TrainConfig(epochs=2, lr=0.05, progress=False), tmp_path, {"dataset": "fashion-mnist",
+                       TrainConfig(epochs=2, lr=0.05, no_progress=True), tmp_path, {"dataset": "fashion-mnist",
                        "method": "test", "arm": "baseline"}, resume=resume)
 
     monkeypatch.setattr(engine, "save_checkpoint", killed_before_best_of_epoch_2)
@@ -117,7 +117,7 @@ def test_a_run_killed_after_a_checkpoint_keeps_its_folder(tmp_path):
     model = build_model("vgg11", 10, 1, [8, "M", 16, "M", 16, 16, "M", 16, 16, "M", 16, 16])
     with pytest.raises(KeyboardInterrupt):
         with RunFolder(tmp_path / "run", {"x": 1}):
-            Trainer(model, train, test, TrainConfig(epochs=3, lr=0.05, progress=False), tmp_path / "run",
+            Trainer(model, train, test, TrainConfig(epochs=3, lr=0.05, no_progress=True), tmp_path / "run",
                     {"dataset": "d", "method": "m", "arm": "baseline"}, hooks=[KillAt(1)]).fit()
     assert (tmp_path / "run" / "checkpoint.pt").is_file() and (tmp_path / "run" / "args.json").is_file()
 

@@ -14,7 +14,7 @@ from common.checkpoint import make_checkpoint, save_checkpoint
 from common.data import DeviceLoader, balanced_sample, dataset_info, load_split
 from common.engine import TrainConfig, Trainer
 from common.models import build_model
-from common.pruning.l1norm import l1_prune
+from common.pruning.l1_norm import l1_prune
 from common.pruning.layerwise import run_until
 from common.pruning.regression import regression_prune
 from common.pruning.thinet import thinet_prune
@@ -34,11 +34,11 @@ def trained(tmp_path_factory):
     torch.manual_seed(1)
     model = build_model("vgg16_mlp", 10, 1, CFG)
     run = tmp_path_factory.mktemp("baseline")
-    Trainer(model, train, test, TrainConfig(epochs=2, lr=0.05, progress=False), run,
+    Trainer(model, train, test, TrainConfig(epochs=2, lr=0.05, no_progress=True), run,
             {"dataset": "fashion-mnist", "method": "l1-norm", "arm": "baseline"}).fit()
     path = run / "baseline.pt"
     save_checkpoint(make_checkpoint(model, "fashion-mnist", "l1-norm", "baseline", meta={"seed": 1}), path)
-    samples = balanced_sample("fashion-mnist", "data", 500, 100, seed=0, device="cpu")
+    samples = [x for x, _ in balanced_sample("fashion-mnist", "data", 500, 100, seed=0, device="cpu")]
     return model.eval(), path, samples[:3], torch.cat(samples[3:])
 
 

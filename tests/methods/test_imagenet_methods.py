@@ -14,7 +14,7 @@ from common.data import balanced_sample
 from common.flops import count_flops
 from common.methods import METHODS
 from common.models import build_model
-from common.pruning.l1norm import l1_prune
+from common.pruning.l1_norm import l1_prune
 from common.pruning.regression import plan_widths, regression_prune
 from common.pruning.slimming import slimming_prune
 from common.pruning.sss import SparseStructureHook, lambdas_from_checkpoint, sss_prune
@@ -45,13 +45,10 @@ def test_published_architectures_and_their_scratch_b_epochs(tmp_path, name):
 
 
 def test_the_imagenet_tables_include_the_published_rows():
-    from common.sweep import Plan, parser
+    from common.sweep import plan_of
 
     for method, names in (("thinet", ["thinet-conv", "thinet-gap", "thinet-tiny"]), ("regression", ["vgg-5x"])):
-        m = METHODS[method]
-        args = parser(m).parse_args(["--tree", "imagenet", "--archs", "vgg16_nobn", "--seeds", "1"])
-        plan = Plan(m, "imagenet", args, [])
-        m.table.build(plan)
+        plan = plan_of(method, ["--tree", "imagenet", "--archs", "vgg16_nobn", "--seeds", "1"])
         published = [s for s in plan.steps.values() if "--published" in s.argv]
         assert [s.argv[s.argv.index("--published") + 1] for s in published] == names
         scratch = [s for s in plan.steps.values() if s.needs and s.needs[0] in published]
@@ -88,7 +85,7 @@ def _held_out_error(pruned, original, consumer, x):
 def test_thinet_and_regression_beat_l1_norm_on_real_images(fashion_jpeg, arch, cfg, group, consumer):
     torch.manual_seed(0)
     model = build_model(arch, 10, 3, cfg)
-    samples = balanced_sample("fashion-mnist-jpeg", fashion_jpeg, 200, 50, seed=0, device="cpu")
+    samples = [x for x, _ in balanced_sample("fashion-mnist-jpeg", fashion_jpeg, 200, 50, seed=0, device="cpu")]
     opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     model.train()                # a few SGD steps on real images give the filters some structure
     for x in samples * 3:
@@ -112,7 +109,7 @@ def test_the_regression_method_prunes_resnet50_through_channel_samplers():
 
     torch.manual_seed(0)
     model = build_model("resnet50", 10, 3).eval()
-    sampled = add_samplers(None, model, None)
+    sampled = add_samplers(model)
     assert sampled.arch == "resnet50_sampled" and len(sampled.cfg) == 48 and sampled.cfg[:3] == [64, 64, 64]
     x = torch.randn(2, 3, 32, 32)
     with torch.no_grad():

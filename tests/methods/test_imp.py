@@ -122,7 +122,7 @@ def test_gmp_cubic_targets_and_final_sparsity(tmp_path):
     model = tiny()
     train, test = synthetic_loaders()
     gmp = imp.GMP(0.8, interval=1, epochs=3)                  # prunes after epochs 1 and 2
-    trainer = Trainer(model, train, test, TrainConfig(epochs=3, lr=0.05, progress=False), tmp_path,
+    trainer = Trainer(model, train, test, TrainConfig(epochs=3, lr=0.05, no_progress=True), tmp_path,
                       {"dataset": "x", "method": "imp", "arm": "GMP"}, hooks=[gmp])
     result = trainer.fit()
     n = sum(w.numel() for w in prunable_weights(model, ("conv", "linear")).values())
@@ -136,7 +136,7 @@ def test_gmp_cubic_targets_and_final_sparsity(tmp_path):
 def test_lr_trace_records_every_iteration_and_rebuilds(tmp_path):
     train, test = synthetic_loaders()
     trace_hook = imp.LRTrace()
-    Trainer(tiny(), train, test, TrainConfig(epochs=4, lr=0.1, progress=False), tmp_path,
+    Trainer(tiny(), train, test, TrainConfig(epochs=4, lr=0.1, no_progress=True), tmp_path,
             {"dataset": "x", "method": "imp", "arm": "baseline"}, hooks=[trace_hook]).fit()
     ckpt = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
     trace = imp.dense_trace(ckpt, len(train))

@@ -1,4 +1,4 @@
-"""Lottery Ticket pieces (common.pruning.lottery): theta_k recorded at the right iteration and
+"""Lottery Ticket pieces (common.pruning.lottery_ticket): theta_k recorded at the right iteration and
 restored bit for bit under the mask, iterative sparsity, the structured L1 mask computing what
 the physically pruned network computes, the random control differing from theta_0."""
 
@@ -12,8 +12,8 @@ from common.errors import UserError
 from common.flops import count_flops
 from common.masks import apply_mask_, sparsity
 from common.models import build_model
-from common.pruning import lottery
-from common.pruning.l1norm import l1_prune, plan_keep_counts
+from common.pruning import lottery_ticket as lottery
+from common.pruning.l1_norm import l1_prune, plan_keep_counts
 
 TINY = [8, "M", 16, "M", 16, 16, "M", 32, 32, "M", 32, 32]
 
@@ -40,7 +40,7 @@ def test_rewind_points_record_theta_k_and_reset_restores_it_bit_for_bit(tmp_path
     model = tiny()
     train, test = synthetic_loaders()                       # 4 iterations per epoch
     snaps = Snapshots()
-    Trainer(model, train, test, TrainConfig(epochs=2, lr=0.1, progress=False), tmp_path,
+    Trainer(model, train, test, TrainConfig(epochs=2, lr=0.1, no_progress=True), tmp_path,
             {"dataset": "x", "method": "lottery-ticket", "arm": "baseline"},
             hooks=[lottery.RewindPoints([0, 3, 6]), snaps]).fit()
     for k in (0, 3, 6):
@@ -65,7 +65,7 @@ def test_rewound_ticket_trains_the_remaining_iterations_of_the_dense_run(tmp_pat
     Without momentum (nothing else carried) and with an all-ones mask, that *is* the rest of the
     dense run: the final weights agree bit for bit -- also when the rewound run is killed after
     its first, partial epoch and resumed."""
-    config = TrainConfig(epochs=4, lr=0.1, momentum=0.0, progress=False)      # lr x0.1 at epochs 2, 3
+    config = TrainConfig(epochs=4, lr=0.1, momentum=0.0, no_progress=True)      # lr x0.1 at epochs 2, 3
     meta = {"dataset": "x", "method": "lottery-ticket", "arm": "baseline"}
     train, test = synthetic_loaders()                                         # 4 iterations per epoch
     Trainer(tiny(), train, test, config, tmp_path / "dense", meta, hooks=[lottery.RewindPoints([6])]).fit()
@@ -103,13 +103,13 @@ class StepCounter(Hook):
 def test_start_step_outside_the_run_is_refused(tmp_path):
     train, test = synthetic_loaders()
     with pytest.raises(UserError, match="start step 8 is outside the run's 8 iterations"):
-        Trainer(tiny(), train, test, TrainConfig(epochs=2, lr=0.1, progress=False), tmp_path,
+        Trainer(tiny(), train, test, TrainConfig(epochs=2, lr=0.1, no_progress=True), tmp_path,
                 {"dataset": "x", "method": "lottery-ticket", "arm": "winning-ticket"}, start_step=8)
 
 
 def test_rewind_point_beyond_the_run_is_refused(tmp_path):
     train, test = synthetic_loaders()
-    trainer = Trainer(tiny(), train, test, TrainConfig(epochs=1, lr=0.1, progress=False), tmp_path,
+    trainer = Trainer(tiny(), train, test, TrainConfig(epochs=1, lr=0.1, no_progress=True), tmp_path,
                       {"dataset": "x", "method": "lottery-ticket", "arm": "baseline"},
                       hooks=[lottery.RewindPoints([5])])
     with pytest.raises(UserError, match="beyond the run's length"):

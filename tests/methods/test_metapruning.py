@@ -174,23 +174,28 @@ def test_the_encoding_sampler_resumes_its_sequence():
     assert net.encoding == first[1] and len(set(first)) == 3
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not HAVE_FASHION, reason=FASHION_SKIP)
 def test_the_pruningnet_learns_real_images_for_random_encodings(tmp_path):
-    """Through the one engine (a new encoding per batch, label smoothing): on 1,000 Fashion-MNIST images
-    the training loss falls and random encodings classify held-out test images well above chance."""
+    """Through the one engine (a new encoding per batch, label smoothing) on 2,000 Fashion-MNIST images: random
+    encodings, scored as the search scores them (generated weights, BN re-estimated on training batches),
+    classify 1,000 test images well above chance -- the mean over 6 encodings, so that no single run's noise
+    (thread count, BLAS) decides it. Seen: 45-60% against 10% chance."""
     from common.data import make_loaders
+    from common.pruning.metapruning import fitness, sample_encoding
     torch.manual_seed(0)
     net = PruningNet(search_space("mobilenet_v2_cifar", 0.25), 10, in_channels=1)
-    train, test, _ = make_loaders("fashion-mnist", "data", 32, 500, subset=1000, test_subset=1000)
+    train, test, _ = make_loaders("fashion-mnist", "data", 32, 500, subset=2000, test_subset=1000)
     trainer = Trainer(net, train, test, TrainConfig(epochs=4, lr=0.05, schedule="constant", label_smoothing=0.1,
-                                                    progress=False),
+                                                    no_progress=True),
                       tmp_path, {"dataset": "fashion-mnist", "method": "metapruning", "arm": "pruningnet"},
-                      hooks=[EncodingSampler(net, 1)])
+                      hooks=[EncodingSampler(net, 1)], measured=net.base_network())
     result = trainer.fit()
-    history = trainer.history                  # [epoch, train loss, train acc, test loss, test acc] per epoch
-    assert history[-1][1] < history[0][1] - 0.1
-    assert result["best_top1"] > 25.0          # chance: 10% (this seed: 35.2%)
     assert result["flops"] == count_flops(net.base_network(), (1, 32, 32))
+    recal = [x for _, (x, _) in zip(range(10), train)]
+    g = torch.Generator().manual_seed(0)
+    accuracies = [100 - fitness(net, sample_encoding(net.space, g), recal, test, "cpu") for _ in range(6)]
+    assert sum(accuracies) / len(accuracies) > 25.0, accuracies      # chance: 10%
 
 
 @pytest.fixture(scope="module")
@@ -292,7 +297,7 @@ def test_a_resumed_pruningnet_run_ends_with_the_same_weights(tmp_path):
         torch.manual_seed(0)
         net = PruningNet(search_space("mobilenet_v2_cifar", 0.125), 10, in_channels=1)
         train, test = random_loaders(n=48, batch=16)
-        trainer = Trainer(net, train, test, TrainConfig(epochs=3, lr=0.05, label_smoothing=0.1, progress=False),
+        trainer = Trainer(net, train, test, TrainConfig(epochs=3, lr=0.05, label_smoothing=0.1, no_progress=True),
                           folder, {"dataset": "fashion-mnist", "method": "metapruning", "arm": "pruningnet"},
                           hooks=[EncodingSampler(net, 1), KillAt(kill_at)], resume=resume)
         trainer.fit()

@@ -14,7 +14,8 @@ STANDARD = ("main.py", "prune.py", "main_finetune.py", "main_scratch.py")
 @pytest.mark.parametrize("name", sorted(METHODS))
 def test_a_method_has_its_entry_points_readme_and_table_script(name):
     method = METHODS[name]
-    folder = ROOT / "cifar" / name
+    folder = method.recipes("cifar")
+    assert folder == ROOT / "cifar" / name
     assert set(STANDARD) <= set(method.entry_points)
     for entry in method.entry_points:
         assert (folder / entry).is_file(), f"cifar/{name}/{entry}"
@@ -22,10 +23,10 @@ def test_a_method_has_its_entry_points_readme_and_table_script(name):
     assert (folder / "README.md").is_file()
     script = ROOT / "scripts" / "cifar" / f"{name}.sh"
     assert script.is_file() and f"python -m common.sweep {name} --tree cifar" in script.read_text()
-    assert method.table is not None
+    assert method.has_table
 
 
-@pytest.mark.parametrize("name", sorted(m for m in METHODS if "imagenet" in METHODS[m].table.archs))
+@pytest.mark.parametrize("name", sorted(m for m in METHODS if "imagenet" in METHODS[m].archs))
 def test_a_method_with_an_imagenet_table_has_its_imagenet_folder(name):
     folder = ROOT / "imagenet" / name
     assert sorted(p.name for p in folder.glob("*.py")) == sorted(STANDARD) and (folder / "README.md").is_file()

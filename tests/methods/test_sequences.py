@@ -73,7 +73,7 @@ def test_lottery_sequence_killed_mid_round_resumes_to_the_same_weights(tmp_path,
     kill_one_run(monkeypatch, "winning-ticket/lr0.05-k2-p0.2-r02", epoch=-1)   # same hooks, no kill
     code, out, err = run_main(sequences.lottery_sequence, lottery_argv(data_dir, tmp_path / "b"), capsys)
     assert code == 0, err
-    assert out.count("== skip (done)") == 3          # the dense run and round 1's two runs
+    assert out.count("== skip (done)") == 5          # the dense run, both prunings, round 1's two runs
     assert f"== resume: {killed}" in out
     for arm in ("baseline", "winning-ticket/lr0.05-k2-p0.2-r01-seed3",
                 "winning-ticket/lr0.05-k2-p0.2-r02-seed3", "random-init/lr0.05-k2-p0.2-r02-seed3"):

@@ -12,7 +12,8 @@ from common.engine import TrainConfig, Trainer, make_lr_fn
 from common.flops import count_flops
 from common.masks import MaskKeeper
 from common.models import build_model
-from common.pruning.sfp import SoftFilterPruningHook, filter_l2_norms, remove_zero_filters, sfp_layers, soft_prune_
+from common.pruning.criteria import filter_l2
+from common.pruning.soft_filter import SoftFilterPruningHook, remove_zero_filters, sfp_layers, soft_prune_
 from common.pruning.surgery import zero_channels
 
 
@@ -55,7 +56,7 @@ def test_zeroed_filters_grow_back_after_a_step():
         F.cross_entropy(model(torch.randn(8, 1, 32, 32)), torch.arange(8)).backward()
         opt.step()
         modules = dict(model.named_modules())
-        return {n: int((filter_l2_norms(modules[n].weight)[idx] > 0).sum()) for n, idx in zeroed.items()}, zeroed
+        return {n: int((filter_l2(modules[n].weight)[idx] > 0).sum()) for n, idx in zeroed.items()}, zeroed
 
     regrown, zeroed = step(0.1)
     assert regrown == {n: len(i) for n, i in zeroed.items()}
@@ -75,7 +76,7 @@ def test_removal_equals_masked_model_where_removal_is_exact():
         w = dict(pruned.named_parameters())[k]
         assert not w[~m].any() and w[m].all()
     # exact: the SFP network with the removed channels' BN output set to zero
-    keep = {g.name: torch.nonzero(filter_l2_norms(dict(model.named_modules())[g.producer].weight) > 0).flatten()
+    keep = {g.name: torch.nonzero(filter_l2(dict(model.named_modules())[g.producer].weight) > 0).flatten()
             for g in model.channel_groups()}
     zero_channels(model, keep)
     x = torch.randn(3, 3, 32, 32)
@@ -116,7 +117,7 @@ def test_keep_mask_holds_zeros_through_momentum_and_weight_decay():
 
 def test_sfp_recipe_learning_rate():
     """200 epochs: 0.01 in epoch 0, then 0.1, x0.2 at epochs 60, 120, 160."""
-    fn = make_lr_fn(TrainConfig(epochs=200, lr=0.1, milestones=(0.3, 0.6, 0.8), gamma=0.2, warmup_epochs=1))
+    fn = make_lr_fn(TrainConfig(epochs=200, lr=0.1, milestones=(0.3, 0.6, 0.8), lr_decay=0.2, warmup_epochs=1))
     ipe = 391
     got = [fn(e * ipe + 5, ipe) for e in (0, 1, 59, 60, 119, 120, 160, 199)]
     want = [0.01, 0.1, 0.1, 0.02, 0.02, 0.004, 0.0008, 0.0008]
@@ -129,13 +130,13 @@ def test_engine_run_with_the_hook(tmp_path):
     torch.manual_seed(0)
     model = build_model("resnet20", 10, 1)
     train, test = random_loaders()
-    cfg = TrainConfig(epochs=2, lr=0.05, progress=False)
+    cfg = TrainConfig(epochs=2, lr=0.05, no_progress=True)
     result = Trainer(model, train, test, cfg, tmp_path, {"dataset": "x", "method": "soft-filter", "arm": "sfp"},
                      hooks=[SoftFilterPruningHook(model, 0.25)]).fit()
     modules = dict(model.named_modules())
     for n in sfp_layers(model):
         w = modules[n].weight
-        assert int((filter_l2_norms(w) == 0).sum()) == w.shape[0] // 4
+        assert int((filter_l2(w) == 0).sum()) == w.shape[0] // 4
     assert abs(result["method_metrics"]["sfp/zero_filter_fraction"] - 0.25) < 1e-9
 
 

@@ -11,7 +11,8 @@ from helpers_prune_during_training import (TINY_VGG, assert_one_line_error, rand
 
 from common.data import make_loaders
 from common.models import build_model
-from common.pruning.slimming import SparsityHook, global_threshold, slimming_keep, slimming_prune
+from common.pruning.selection import global_threshold
+from common.pruning.slimming import SparsityHook, slimming_keep, slimming_prune
 
 
 def _tiny_vgg(gammas):

@@ -61,7 +61,7 @@ def test_hook_trains_lambda_and_survives_resume(tmp_path):
     torch.manual_seed(0)
     model = build_model("resnet20", 10, 1)
     train, test = random_loaders()
-    cfg = TrainConfig(epochs=2, lr=0.1, progress=False)
+    cfg = TrainConfig(epochs=2, lr=0.1, no_progress=True)
     meta = {"dataset": "x", "method": "sss", "arm": "sss"}
     hook = SparseStructureHook(model, gamma=0.5)
     result = Trainer(model, train, test, cfg, tmp_path, meta, hooks=[hook]).fit()

@@ -7,7 +7,9 @@ import torch
 
 from common.errors import UserError
 from common.models import build_model
-from common.pruning.l1norm import filter_l1_norms, keep_largest, l1_prune, plan_keep_counts
+from common.pruning.criteria import filter_l1
+from common.pruning.l1_norm import l1_prune, plan_keep_counts
+from common.pruning.selection import top_k
 from common.pruning.surgery import prune_channels, zero_channels
 
 
@@ -45,9 +47,9 @@ def test_l1_scores_and_selection_by_hand():
     w[1] = -0.5           # L1 = 9
     w[2, 0, 0, 0] = 30.0  # L1 = 30
     w[3] = 0.1            # L1 = 1.8
-    assert torch.allclose(filter_l1_norms(w), torch.tensor([18.0, 9.0, 30.0, 1.8]))
-    assert keep_largest(filter_l1_norms(w), 2).tolist() == [0, 2]          # sorted indices
-    assert keep_largest(torch.tensor([1.0, 2.0, 2.0, 0.5]), 2).tolist() == [1, 2]
+    assert torch.allclose(filter_l1(w), torch.tensor([18.0, 9.0, 30.0, 1.8]))
+    assert top_k(filter_l1(w), 2).tolist() == [0, 2]          # sorted indices
+    assert top_k(torch.tensor([1.0, 2.0, 2.0, 0.5]), 2).tolist() == [1, 2]
 
 
 def test_l1_prune_keeps_the_largest_filters_and_their_weights():
@@ -57,7 +59,7 @@ def test_l1_prune_keeps_the_largest_filters_and_their_weights():
     with torch.no_grad():
         conv.weight.mul_(torch.arange(1, 17, dtype=torch.float32).view(16, 1, 1, 1))   # filter 15 largest
     pruned, kept = l1_prune(model, {"layer1.0.conv1": 4})
-    expected = keep_largest(filter_l1_norms(conv.weight), 4)
+    expected = top_k(filter_l1(conv.weight), 4)
     assert kept["layer1.0.conv1"].tolist() == expected.tolist()
     assert torch.equal(pruned.layer1[0].conv1.weight, conv.weight[expected])
     assert torch.equal(pruned.layer1[0].conv2.weight, model.layer1[0].conv2.weight[:, expected])

@@ -9,7 +9,8 @@ from common.data import balanced_sample
 from common.errors import UserError
 from common.models import build_model
 from common.pruning.layerwise import as_matrix, patches, run_until
-from common.pruning.thinet import (contribution_gram, greedy_removal, keep_count, plan_layers, sample_gram,
+from common.pruning.selection import kept_count
+from common.pruning.thinet import (contribution_gram, greedy_removal, plan_layers, sample_gram,
                                    scale_least_squares, thinet_prune)
 
 TINY_VGG11 = [6, "M", 6, "M", 6, 6, "M", 6, 6, "M", 6, 6]
@@ -131,11 +132,11 @@ def test_vgg16_plan_is_thinet_conv_and_resnet_prunes_inner_convs():
     vgg = build_model("vgg16_mlp", 10, 3)
     groups = plan_layers(vgg)
     assert [g.name for g in groups] == [vgg.conv_names()[i] for i in range(10)]       # conv1_1 .. conv4_3
-    assert [keep_count(g.size, 0.5) for g in groups] == [32, 32, 64, 64, 128, 128, 128, 256, 256, 256]
+    assert [kept_count(g.size, 0.5) for g in groups] == [32, 32, 64, 64, 128, 128, 128, 256, 256, 256]
     assert len(plan_layers(vgg, "all")) == 13
     resnet = build_model("resnet56", 10, 3)
     assert [g.name for g in plan_layers(resnet)] == [f"{b}.conv1" for b in resnet.block_names()]
-    assert keep_count(16, 0.7) == 11 and keep_count(3, 0.1) == 1
+    assert kept_count(16, 0.7) == 11 and kept_count(3, 0.1) == 1
 
 
 def test_thinet_on_a_resnet_prunes_only_inner_channels():
@@ -159,7 +160,7 @@ def test_finetune_between_layers_trains_the_asked_steps_through_the_engine(tmp_p
 
     def finetune(m):
         before = m.features[0].weight.clone()
-        trainer = Trainer(m, train, train, TrainConfig(epochs=1, lr=0.01, progress=False), tmp_path, meta={})
+        trainer = Trainer(m, train, train, TrainConfig(epochs=1, lr=0.01, no_progress=True), tmp_path, meta={})
         trainer.train_steps(6)
         steps.append((trainer.step, trainer.epoch, not torch.equal(before, m.features[0].weight)))
         return m

@@ -15,7 +15,7 @@ from common.data import DeviceLoader, dataset_info, load_split
 from common.engine import TrainConfig, Trainer
 from common.flops import count_flops
 from common.models import build_model
-from common.pruning.magnitude import magnitude_prune
+from common.pruning.weight_level import magnitude_prune
 
 TINY = [8, "M", 16, "M", 16, 16, "M", 32, 32, "M", 32, 32]
 TINY_JSON = '[8, "M", 16, "M", 16, 16, "M", 32, 32, "M", 32, 32]'
@@ -69,11 +69,11 @@ def test_half_sparse_network_keeps_accuracy_on_fashion_mnist(tmp_path):
     torch.manual_seed(1)
     model = build_model("vgg11", 10, 1, [16, "M", 32, "M", 32, 32, "M", 64, 64, "M", 64, 64])
     meta = {"dataset": "fashion-mnist", "method": "weight-level", "arm": "baseline"}
-    dense = Trainer(model, train, test, TrainConfig(epochs=3, lr=0.05, schedule="cosine", progress=False),
+    dense = Trainer(model, train, test, TrainConfig(epochs=3, lr=0.05, schedule="cosine", no_progress=True),
                     tmp_path / "dense", meta).fit()
     mask, report = magnitude_prune(model, 0.5)
     assert report["sparsity"] == pytest.approx(0.5, abs=1e-6)
-    ft = Trainer(model, train, test, TrainConfig(epochs=1, lr=0.005, schedule="constant", progress=False),
+    ft = Trainer(model, train, test, TrainConfig(epochs=1, lr=0.005, schedule="constant", no_progress=True),
                  tmp_path / "ft", {**meta, "arm": "finetune"}, mask=mask).fit()
     print(f"dense {dense['final_top1']:.2f}%  50%-sparse fine-tuned {ft['final_top1']:.2f}%")
     assert dense["final_top1"] > 70.0                       # it learned something real

@@ -8,17 +8,13 @@ import pytest
 from helpers import FASHION_SKIP, HAVE_FASHION, ROOT, assert_one_line_error
 
 from common.methods import METHODS
-from common.sweep import Plan, parser
+from common.sweep import plan_of
 
 TINY = '[8, "M", 16, "M", 16, 16, "M", 32, 32, "M", 32, 32]'
 
 
 def plan(method, *flags):
-    m = METHODS[method]
-    args = parser(m).parse_args(list(flags))
-    p = Plan(m, "cifar", args, ["--no-progress"])
-    m.table.build(p)
-    return list(p.steps.values())
+    return list(plan_of(method, flags, ["--no-progress"]).steps.values())
 
 
 def table(script, *flags, cwd=ROOT):
@@ -26,7 +22,7 @@ def table(script, *flags, cwd=ROOT):
                           timeout=600)
 
 
-@pytest.mark.parametrize("script", sorted(METHODS))
+@pytest.mark.parametrize("script", sorted(m for m in METHODS if METHODS[m].has_table))
 def test_every_table_script_rejects_an_unknown_flag_before_running_anything(script, tmp_path):
     proc = table(script, "--runs", str(tmp_path / "runs"), "--bogus", "1")
     assert proc.returncode == 2 and proc.stderr.strip() == f"{script}.sh: error: unrecognized arguments: --bogus 1"

@@ -34,6 +34,8 @@ import torch.nn as nn
 
 from common.engine import Hook
 from common.models import build_model
+from common.pruning.criteria import filter_l2, l2_norm
+from common.pruning.selection import keep_above, top_k
 from common.pruning.surgery import prune_channels
 
 
@@ -48,11 +50,6 @@ def sfp_layers(model: nn.Module) -> list[str]:
     projection shortcuts (``downsample``; the SFP ImageNet code's ``--skip_downsample``; the CIFAR
     ResNets have none)."""
     return [n for n, m in model.named_modules() if isinstance(m, nn.Conv2d) and "downsample" not in n.split(".")]
-
-
-def filter_l2_norms(weight: torch.Tensor) -> torch.Tensor:
-    """``||F_j||_2`` of every output filter j."""
-    return weight.detach().flatten(1).norm(p=2, dim=1)
 
 
 def n_pruned(n_filters: int, rate: float) -> int:
@@ -72,11 +69,11 @@ def soft_prune_(model: nn.Module, rate: float, layers=None) -> dict[str, torch.T
         k = n_pruned(w.shape[0], rate)
         if k == 0:
             continue
-        idx = torch.sort(filter_l2_norms(w), stable=True).indices[:k]
+        idx = top_k(filter_l2(w), k, largest=False)
         w[idx] = 0
         if modules[name].bias is not None:
             modules[name].bias[idx] = 0
-        zeroed[name] = idx.sort().values
+        zeroed[name] = idx
     return zeroed
 
 
@@ -118,14 +115,14 @@ class SoftFilterPruningHook(Hook):
 
     def metrics(self) -> dict:
         modules = dict(self.model.named_modules())
-        zero = sum(int((filter_l2_norms(modules[n].weight) == 0).sum()) for n in self.layers)
+        zero = sum(int((filter_l2(modules[n].weight) == 0).sum()) for n in self.layers)
         total = sum(modules[n].weight.shape[0] for n in self.layers)
         return {"sfp/zero_filter_fraction": zero / total, "sfp/swapped_fraction": self.swapped}
 
 
 def zero_filter_mask(weight: torch.Tensor) -> torch.Tensor:
     """Bool keep-mask of ``weight``'s shape: False on the filters that are entirely zero."""
-    alive = filter_l2_norms(weight) > 0
+    alive = filter_l2(weight) > 0
     return alive.view(-1, *([1] * (weight.dim() - 1))).expand_as(weight).clone()
 
 
@@ -136,16 +133,14 @@ def remove_zero_filters(model: nn.Module):
     for the zero filters that stay (stem, second convs), or is None when there are none.
     """
     modules = dict(model.named_modules())
+    convs = {g.name: g.size for g in model.channel_groups()
+             if g.producer is not None and isinstance(modules[g.producer], nn.Conv2d)}
+    scores = {name: s.cpu() for name, s in l2_norm(model).items() if name in convs}
     keep, removed = {}, {}
-    for g in model.channel_groups():
-        if g.producer is None or not isinstance(modules[g.producer], nn.Conv2d):
-            continue
-        alive = torch.nonzero(filter_l2_norms(modules[g.producer].weight) > 0).flatten().cpu()
-        if alive.numel() == 0:   # every filter zero (only by hand; SFP zeroes < all): keep one, width >= 1
-            alive = torch.tensor([0])
-        if alive.numel() < g.size:
-            keep[g.name] = alive
-            removed[g.name] = {"kept": int(alive.numel()), "of": g.size}
+    for name, alive in keep_above(scores, 0.0).items():   # every filter zero (only by hand): its first stays
+        if alive.numel() < convs[name]:
+            keep[name] = alive
+            removed[name] = {"kept": int(alive.numel()), "of": convs[name]}
     if keep:
         pruned = prune_channels(model, keep)
     else:

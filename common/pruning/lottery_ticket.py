@@ -11,7 +11,7 @@ Iterative magnitude pruning with reset ("IMP with rewinding"):
      ``1 - (1 - p)^r``.
 Liu et al. run it at lr 0.1 and 0.01: with the larger (standard) learning rate the ticket's
 initialisation brings no gain over a random one. The structured variant prunes filters
-one-shot by L1 norm (Li et al. 2017, ``common.pruning.l1norm``) and expresses the result as a
+one-shot by L1 norm (Li et al. 2017, ``common.pruning.l1_norm``) and expresses the result as a
 mask (:func:`l1_filter_mask`) on the full network.
 
 :class:`RewindPoints` records ``theta_k`` during the dense run; :func:`reset_to` builds a
@@ -28,8 +28,10 @@ import torch.nn as nn
 from common.checkpoint import save_checkpoint
 from common.engine import Hook
 from common.errors import UserError
-from common.pruning.l1norm import filter_l1_norms, keep_largest, plan_keep_counts
-from common.pruning.magnitude import prune_fraction_of_remaining
+from common.pruning.criteria import filter_l1
+from common.pruning.l1_norm import plan_keep_counts
+from common.pruning.selection import top_k
+from common.pruning.weight_level import prune_fraction_of_remaining
 from common.masks import apply_mask_, prunable_weights
 
 
@@ -121,7 +123,7 @@ def l1_filter_mask(model: nn.Module, variant: str | None = None, ratio: float | 
     for name, k in counts.items():
         g = groups[name]
         drop = torch.ones(g.size, dtype=torch.bool)
-        drop[keep_largest(filter_l1_norms(modules[g.producer].weight).cpu(), k)] = False
+        drop[top_k(filter_l1(modules[g.producer].weight).cpu(), k)] = False
         get(f"{g.producer}.weight")[drop] = False
         if getattr(modules[g.producer], "bias", None) is not None:
             get(f"{g.producer}.bias")[drop] = False

@@ -11,14 +11,18 @@ Which layers and how many (the paper's Table 1 / 2 configurations, as the origin
     layers (by conv id, 1 = stem, block b's first conv = 2b) are skipped as sensitive (Sec. 4.2,
     Fig. 2).
 A uniform ``ratio`` over every prunable layer is also offered for other archs.
+
+The method is the criterion ``criteria.l1_norm`` with the per-layer selector ``selection.keep_top`` over one
+of these plans.
 """
 
 from __future__ import annotations
 
-import torch
 import torch.nn as nn
 
 from common.errors import UserError
+from common.pruning.criteria import l1_norm
+from common.pruning.selection import keep_top, kept_count, per_layer_ratio
 from common.pruning.surgery import prune_channels
 
 # variant -> (per-stage prune ratio, skipped conv ids); ResNet ids count convs from the stem = 1
@@ -37,17 +41,6 @@ RESNET_VARIANTS.update({("resnet34_narrow", v): RESNET_VARIANTS[("resnet34", v)]
 VGG16_A_LAYERS = {1, 8, 9, 10, 11, 12, 13}
 
 
-def filter_l1_norms(weight: torch.Tensor) -> torch.Tensor:
-    """``s_j = sum_{c,h,w} |W[j, c, h, w]|`` for every output filter j."""
-    return weight.detach().abs().flatten(1).sum(1)
-
-
-def keep_largest(scores: torch.Tensor, k: int) -> torch.Tensor:
-    """Sorted indices of the ``k`` largest scores (ties broken by the lower index)."""
-    order = torch.sort(scores, descending=True, stable=True).indices
-    return order[:k].sort().values
-
-
 def variants_for(arch: str) -> list[str]:
     if arch in ("vgg16", "vgg16_mlp"):
         return ["A"]
@@ -60,10 +53,10 @@ def plan_keep_counts(model: nn.Module, variant: str | None = None, ratio: float 
     if ratio is not None:
         if not 0.0 <= ratio < 1.0:
             raise UserError(f"prune ratio must lie in [0, 1), got {ratio}")
-        return {g.name: max(1, int(g.size * (1 - ratio))) for g in groups}
+        return per_layer_ratio(model, ratio, groups)
     arch = model.arch
     if arch in ("vgg16", "vgg16_mlp") and variant == "A":
-        return {g.name: max(1, int(g.size * 0.5)) for k, g in enumerate(groups, 1) if k in VGG16_A_LAYERS}
+        return {g.name: kept_count(g.size, 0.5) for k, g in enumerate(groups, 1) if k in VGG16_A_LAYERS}
     if (arch, variant) in RESNET_VARIANTS:
         ratios, skip = RESNET_VARIANTS[(arch, variant)]
         counts = {}
@@ -82,10 +75,5 @@ def l1_prune(model: nn.Module, keep_counts: dict):
 
     Returns ``(pruned_model, kept)`` where ``kept`` maps group name -> kept filter indices.
     """
-    modules = dict(model.named_modules())
-    groups = {g.name: g for g in model.channel_groups()}
-    kept = {}
-    for name, k in keep_counts.items():
-        scores = filter_l1_norms(modules[groups[name].producer].weight)
-        kept[name] = keep_largest(scores, k)
+    kept = keep_top(l1_norm(model), keep_counts)
     return prune_channels(model, kept), kept
