@@ -93,18 +93,18 @@ class SearchSettings(Settings):
     holdout: Optional[int] = derived(None)      # the images its run held out (from its checkpoint)
 
 
-def _mflops_tag(args) -> str:
+def _mflops_tag(s) -> str:
     parts = []
-    if args.max_mflops is not None or args.min_mflops is not None:
-        lo = f"{args.min_mflops:g}-" if args.min_mflops is not None else ""
-        hi = f"{args.max_mflops:g}" if args.max_mflops is not None else "inf"
-        parts.append(f"f{lo}{hi}M" + ("a" if args.flops_counter == "authors" else ""))
-    if args.max_latency_ms is not None or args.min_latency_ms is not None:
-        lo = f"{args.min_latency_ms:g}-" if args.min_latency_ms is not None else ""
-        parts.append(f"l{lo}{args.max_latency_ms if args.max_latency_ms is not None else 'inf'}ms")
-    if args.encoding:
+    if s.max_mflops is not None or s.min_mflops is not None:
+        lo = f"{s.min_mflops:g}-" if s.min_mflops is not None else ""
+        hi = f"{s.max_mflops:g}" if s.max_mflops is not None else "inf"
+        parts.append(f"f{lo}{hi}M" + ("a" if s.flops_counter == "authors" else ""))
+    if s.max_latency_ms is not None or s.min_latency_ms is not None:
+        lo = f"{s.min_latency_ms:g}-" if s.min_latency_ms is not None else ""
+        parts.append(f"l{lo}{s.max_latency_ms if s.max_latency_ms is not None else 'inf'}ms")
+    if s.encoding:
         parts.append("given")
-    return "-".join(parts) + ("-uniform" if args.uniform else "")
+    return "-".join(parts) + ("-uniform" if s.uniform else "")
 
 
 def prune_resolve(s, ckpt):
@@ -125,35 +125,35 @@ def prune_resolve(s, ckpt):
     return s.replace(holdout=ckpt["args"]["holdout"], width=ckpt["args"]["width"])
 
 
-def load_pruningnet(args, ckpt) -> PruningNet:
+def load_pruningnet(s, ckpt) -> PruningNet:
     arch = ckpt["arch"]
     if arch not in SEARCH_ARCHS or "width" not in ckpt["args"]:
-        raise UserError(f"{args.checkpoint} is not a MetaPruning PruningNet checkpoint")
+        raise UserError(f"{s.checkpoint} is not a MetaPruning PruningNet checkpoint")
     check_kind(arch, dataset_info(ckpt["dataset"]).kind, ckpt["dataset"])
     net = PruningNet(search_space(arch, ckpt["args"]["width"]), ckpt["num_classes"], ckpt["in_channels"])
     try:
         net.load_state_dict(ckpt["state_dict"])
     except RuntimeError:
-        raise UserError(f"{args.checkpoint} does not hold a PruningNet of {arch} at width "
+        raise UserError(f"{s.checkpoint} does not hold a PruningNet of {arch} at width "
                         f"{ckpt['args']['width']}") from None
     return net
 
 
-def check_constraints(args, net, input_size):
+def check_constraints(s, net, input_size):
     """The FLOPs bounds against the smallest and the largest network of the space (before any data is read)."""
-    if args.encoding:
-        net.space.check(args.encoding.split(","))
+    if s.encoding:
+        net.space.check(s.encoding.split(","))
     counter = counter_of(net, input_size)
-    lo, hi = flops_range(net.space, counter, args.flops_counter)
-    if args.max_mflops is not None and args.max_mflops * 1e6 < lo:
-        raise UserError(f"--max-mflops {args.max_mflops:g} is below the smallest network of the space "
-                        f"({lo / 1e6:.2f} M, {args.flops_counter} counter)")
-    if args.min_mflops is not None and args.min_mflops * 1e6 > hi:
-        raise UserError(f"--min-mflops {args.min_mflops:g} is above the largest network of the space "
+    lo, hi = flops_range(net.space, counter, s.flops_counter)
+    if s.max_mflops is not None and s.max_mflops * 1e6 < lo:
+        raise UserError(f"--max-mflops {s.max_mflops:g} is below the smallest network of the space "
+                        f"({lo / 1e6:.2f} M, {s.flops_counter} counter)")
+    if s.min_mflops is not None and s.min_mflops * 1e6 > hi:
+        raise UserError(f"--min-mflops {s.min_mflops:g} is above the largest network of the space "
                         f"({hi / 1e6:.2f} M)")
-    if args.max_mflops is not None and args.max_mflops * 1e6 >= hi:
-        raise UserError(f"--max-mflops {args.max_mflops:g} is not below the largest network of the space "
-                        f"({hi / 1e6:.2f} M, {args.flops_counter} counter): nothing to prune")
+    if s.max_mflops is not None and s.max_mflops * 1e6 >= hi:
+        raise UserError(f"--max-mflops {s.max_mflops:g} is not below the largest network of the space "
+                        f"({hi / 1e6:.2f} M, {s.flops_counter} counter): nothing to prune")
 
 
 _COUNTERS: dict = {}
@@ -187,42 +187,42 @@ def _device_name(device) -> str:
     return f"cpu-{platform.machine()}-{torch.get_num_threads()}threads"
 
 
-def search(args, net, ckpt, data) -> Pruned:
-    device = resolve_device(args.device)
-    info = dataset_info(args.dataset)
+def search(s, net, ckpt, data) -> Pruned:
+    device = resolve_device(s.device)
+    info = dataset_info(s.dataset)
     counter = counter_of(net, data.input_size)
-    constraint = Constraint(None if args.min_mflops is None else args.min_mflops * 1e6,
-                            None if args.max_mflops is None else args.max_mflops * 1e6, args.flops_counter,
-                            args.min_latency_ms, args.max_latency_ms)
+    constraint = Constraint(None if s.min_mflops is None else s.min_mflops * 1e6,
+                            None if s.max_mflops is None else s.max_mflops * 1e6, s.flops_counter,
+                            s.min_latency_ms, s.max_latency_ms)
     latency = None
-    if args.max_latency_ms is not None or args.min_latency_ms is not None:
+    if s.max_latency_ms is not None or s.min_latency_ms is not None:
         size = "x".join(map(str, data.input_size))
-        latency = LatencyTable(RUNS_ROOT / "latency" / f"{_device_name(device)}-{size}-b{args.latency_batch}.json",
-                               device, args.latency_batch)
+        latency = LatencyTable(RUNS_ROOT / "latency" / f"{_device_name(device)}-{size}-b{s.latency_batch}.json",
+                               device, s.latency_batch)
 
     def figures(encoding):
         return constraint.figures(counter.layers(net.space.cfg(encoding)), latency)
 
-    heldout = info.subset(args.data_dir, holdout_indices(info, args.data_dir, args.holdout), args.test_batch_size,
-                          device, **({"image_size": args.image_size} if args.image_size else {}))
-    recal = _FirstBatches(data.train, args.recal_batches, device)
+    heldout = info.subset(s.data_dir, holdout_indices(info, s.data_dir, s.holdout), s.test_batch_size,
+                          device, **({"image_size": s.image_size} if s.image_size else {}))
+    recal = _FirstBatches(data.train, s.recal_batches, device)
     net.to(device)
 
     def evaluate(encoding):
         return fitness(net, encoding, recal, heldout, device)
 
-    if args.encoding or args.uniform:
-        if args.encoding:
-            encoding = net.space.check(args.encoding.split(","))
+    if s.encoding or s.uniform:
+        if s.encoding:
+            encoding = net.space.check(s.encoding.split(","))
         else:
             encoding = uniform_encoding(net.space, lambda e: constraint.met(figures(e)))
         result = {"encoding": list(encoding), "error": evaluate(encoding), **figures(encoding)}
     else:
-        search = EvolutionarySearch(net.space, evaluate, figures, constraint, data.folder / "search_cache.jsonl",
-                                    seed=args.seed, population=args.population, parents=args.parents,
-                                    mutations=args.mutations, crossovers=args.crossovers,
-                                    mutation_prob=args.mutation_prob, iterations=args.iterations)
-        result = search.run()
+        evolution = EvolutionarySearch(net.space, evaluate, figures, constraint, data.folder / "search_cache.jsonl",
+                                    seed=s.seed, population=s.population, parents=s.parents,
+                                    mutations=s.mutations, crossovers=s.crossovers,
+                                    mutation_prob=s.mutation_prob, iterations=s.iterations)
+        result = evolution.run()
         print(f"search: {result['evaluated']} candidates evaluated ({result['cache_hits']} from the cache), "
               f"{result['fitness_s']:.1f} s in fitness, {result['overhead_s']:.2f} s elsewhere "
               f"({100 * result['overhead_s'] / max(result['fitness_s'], 1e-9):.2f}%); best held-out error "
@@ -236,7 +236,7 @@ def search(args, net, ckpt, data) -> Pruned:
         hours["latency_table_s"] = round(latency.measured_s, 2)
     print(f"encoding {list(encoding)} -> cfg {model.cfg}")
     return Pruned(model, {**result, "cfg": list(model.cfg), "constraint": vars(constraint), "cost": hours,
-                          "holdout": args.holdout})
+                          "holdout": s.holdout})
 
 
 DEFAULT_TARGETS = {"cifar": ["40"], "imagenet": ["300", "140", "43"]}     # CIFAR: ours; ImageNet: the authors' MBv2

@@ -104,6 +104,7 @@ def test_several_processes_share_out_every_global_batch():
         EpochSampler(50, 10, True, world=4)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not HAVE_FASHION, reason=FASHION_SKIP)
 def test_real_images_through_the_imagenet_path_learn(tmp_path):
     made = run_cli("scripts/make_image_folder.py", "--out", tmp_path / "jpeg", "--train-per-class", "60",

@@ -83,6 +83,7 @@ def _worker(rank, world, port, run_dir, out_dir):
         dist.destroy_process_group()
 
 
+@pytest.mark.slow
 def test_two_processes_train_one_model_and_write_once(tmp_path):
     run_dir, out_dir = tmp_path / "run", tmp_path / "out"
     out_dir.mkdir()
@@ -104,6 +105,7 @@ def test_two_processes_train_one_model_and_write_once(tmp_path):
     assert alone == pytest.approx(saved["final_top1"])
 
 
+@pytest.mark.slow
 def test_torchrun_trains_an_entry_point_and_pruning_refuses_it(tmp_path):
     write_fashion(tmp_path / "data", n_train=64, n_test=32)
     env = {"OMP_NUM_THREADS": "1"}
@@ -121,6 +123,7 @@ def test_torchrun_trains_an_entry_point_and_pruning_refuses_it(tmp_path):
     assert "prune.py runs in one process; start it with python, not torchrun" in proc.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not HAVE_FASHION, reason=FASHION_SKIP)
 def test_torchrun_on_an_image_folder_killed_and_resumed(tmp_path):
     """Two gloo processes train the ImageNet recipe on a real-image folder; the run is killed after its

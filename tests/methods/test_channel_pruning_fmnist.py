@@ -69,6 +69,7 @@ def _run(script, *args, env_extra=None, code=None):
     return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)
 
 
+@pytest.mark.slow
 def test_thinet_entry_points_end_to_end(trained, tmp_path):
     _, ckpt, _, _ = trained
     out = tmp_path / "thinet"
@@ -89,6 +90,7 @@ def test_thinet_entry_points_end_to_end(trained, tmp_path):
     assert json.loads((ft / "result.json").read_text())["arm"] == "finetune"
 
 
+@pytest.mark.slow
 def test_regression_entry_points_end_to_end(trained, tmp_path):
     _, ckpt, _, _ = trained
     out = tmp_path / "regression"

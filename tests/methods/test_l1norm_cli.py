@@ -12,22 +12,17 @@ TINY = '[8, 8, "M", 16, 16, "M", 16, 16, 16, "M", 32, 32, 32, "M", 32, 32, 32]'
 fashion = pytest.mark.skipif(not HAVE_FASHION, reason=FASHION_SKIP)
 
 
-@pytest.fixture(scope="module")
-def pipeline(tmp_path_factory):
-    """baseline -> prune -> fine-tune -> scratch-E -> scratch-B on 3,000 Fashion-MNIST images."""
-    if not HAVE_FASHION:
-        pytest.skip(FASHION_SKIP)
-    root = tmp_path_factory.mktemp("l1")
-    common = ["--dataset", "fashion-mnist", "--subset", "3000", "--test-subset", "2000", "--no-progress"]
+def _pipeline(root, common, epochs, test_subset):
+    """baseline -> prune -> fine-tune -> scratch-E -> scratch-B with the data flags ``common``."""
     steps = {
-        "baseline": [f"{M}/main.py", "--arch", "vgg16_mlp", "--cfg", TINY, "--epochs", "3", *common],
+        "baseline": [f"{M}/main.py", "--arch", "vgg16_mlp", "--cfg", TINY, "--epochs", epochs, *common],
         "pruned": [f"{M}/prune.py", "--checkpoint", root / "baseline" / "checkpoint.pt", "--variant", "A",
-                   "--test-subset", "2000"],
+                   "--test-subset", test_subset, *common[common.index("--data-dir"):][:2]],
         "finetune": [f"{M}/main_finetune.py", "--checkpoint", root / "pruned" / "pruned.pt", "--epochs", "1", *common],
         "scratch-E": [f"{M}/main_scratch.py", "--checkpoint", root / "pruned" / "pruned.pt", "--budget", "E",
-                      "--epochs", "3", *common],
+                      "--epochs", epochs, *common],
         "scratch-B": [f"{M}/main_scratch.py", "--checkpoint", root / "pruned" / "pruned.pt", "--budget", "B",
-                      "--epochs", "3", *common],
+                      "--epochs", epochs, *common],
     }
     results = {}
     for arm, cmd in steps.items():
@@ -37,6 +32,26 @@ def pipeline(tmp_path_factory):
     return root, results
 
 
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory):
+    """The whole pipeline on 3,000 Fashion-MNIST images (the slow tier: it must learn)."""
+    if not HAVE_FASHION:
+        pytest.skip(FASHION_SKIP)
+    common = ["--dataset", "fashion-mnist", "--data-dir", "data", "--subset", "3000", "--test-subset", "2000",
+              "--no-progress"]
+    return _pipeline(tmp_path_factory.mktemp("l1"), common, "3", "2000")
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    """The whole pipeline on 80 CIFAR-10 images written in the real format: files to read back, quickly."""
+    root = tmp_path_factory.mktemp("l1-small")
+    write_cifar10(root / "data", n_per_batch=16, n_test=32)
+    common = ["--dataset", "cifar10", "--data-dir", root / "data", "--no-progress"]
+    return _pipeline(root, common, "2", "32")
+
+
+@pytest.mark.slow
 @fashion
 def test_pipeline_learns_and_prunes(pipeline):
     root, r = pipeline
@@ -53,25 +68,23 @@ def test_pipeline_learns_and_prunes(pipeline):
     assert r["finetune"]["cfg"] == pruned["cfg"] and r["finetune"]["train_config"]["schedule"] == "constant"
 
 
-@fashion
-def test_collect_results_prints_the_table(pipeline):
-    root, r = pipeline
+def test_collect_results_prints_the_table(small):
+    root, r = small
     proc = run_entry("scripts/collect_results.py", root, "--method", "l1-norm")
     assert proc.returncode == 0, proc.stderr
-    row = [ln for ln in proc.stdout.splitlines() if ln.startswith("| fashion-mnist")][0]
+    row = [ln for ln in proc.stdout.splitlines() if ln.startswith("| cifar10")][0]
     cells = [c.strip() for c in row.strip("|").split("|")]
-    assert cells[:3] == ["fashion-mnist", "vgg16_mlp", "A"]
+    assert cells[:3] == ["cifar10", "vgg16_mlp", "A"]
     assert cells[3] == f"{r['baseline']['best_top1']:.2f}" and cells[5] == f"{r['finetune']['best_top1']:.2f}"
     assert cells[-1].endswith(f"(↓{100 * r['pruned']['flops_reduction']:.1f}%)")
 
 
-@fashion
-def test_resume_of_a_finished_run_and_refusal_to_overwrite(pipeline, tmp_path):
-    root, r = pipeline
+def test_resume_of_a_finished_run_and_refusal_to_overwrite(small, tmp_path):
+    root, r = small
     copy = tmp_path / "ft"
     shutil.copytree(root / "finetune", copy)
     same = [f"{M}/main_finetune.py", "--checkpoint", root / "pruned" / "pruned.pt", "--epochs", "1",
-            "--dataset", "fashion-mnist", "--subset", "3000", "--test-subset", "2000", "--save", copy]
+            "--dataset", "cifar10", "--data-dir", root / "data", "--save", copy]
     assert_one_line_error(run_entry(*same), "already holds a run", "--resume")
     proc = run_entry(*same, "--epochs", "2", "--resume")
     assert_one_line_error(proc, "cannot resume", "other settings (--epochs differ)")
@@ -80,9 +93,8 @@ def test_resume_of_a_finished_run_and_refusal_to_overwrite(pipeline, tmp_path):
     assert json.loads((copy / "result.json").read_text())["best_top1"] == r["finetune"]["best_top1"]
 
 
-@fashion
-def test_bad_checkpoints_and_flags_on_the_pruning_side(pipeline, tmp_path):
-    root, _ = pipeline
+def test_bad_checkpoints_and_flags_on_the_pruning_side(small, tmp_path):
+    root, _ = small
     base = root / "baseline" / "checkpoint.pt"
     out = tmp_path / "out"
     cases = [
@@ -91,8 +103,8 @@ def test_bad_checkpoints_and_flags_on_the_pruning_side(pipeline, tmp_path):
         ([f"{M}/prune.py", "--checkpoint", base, "--ratio", "-0.1"], ["[0, 1)"]),
         ([f"{M}/prune.py", "--checkpoint", tmp_path / "missing.pt"], ["checkpoint not found"]),
         ([f"{M}/main_finetune.py", "--checkpoint", base], ["baseline checkpoint", "pruned.pt"]),
-        ([f"{M}/main_scratch.py", "--checkpoint", root / "pruned" / "pruned.pt", "--dataset", "cifar10"],
-         ["trained on fashion-mnist, not cifar10"]),
+        ([f"{M}/main_scratch.py", "--checkpoint", root / "pruned" / "pruned.pt", "--dataset", "cifar100"],
+         ["trained on cifar10, not cifar100"]),
         ([f"{M}/prune.py", "--checkpoint", root / "pruned" / "pruned.pt"], ["already a pruned model"]),
     ]
     truncated = tmp_path / "truncated.pt"

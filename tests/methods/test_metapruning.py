@@ -15,8 +15,9 @@ from common.engine import TrainConfig, Trainer
 from common.flops import count_flops
 from common.models import build_model, default_cfg
 from common.pruning.metapruning import (FULL, SCALES, Constraint, EncodingSampler, EvolutionarySearch, NetworkCounter,
-                                        PruningNet, _read_cache, authors_flops, generate, recalibrate_bn,
-                                        sample_encoding, search_space)
+                                        PruningNet, authors_flops, generate, recalibrate_bn, sample_encoding,
+                                        search_space)
+from common.pruning.metapruning.search import _read_cache
 
 SMALL = [("mobilenet_v1", 0.125, 64), ("mobilenet_v2", 0.125, 64), ("mobilenet_v2_cifar", 0.25, 32),
          ("resnet50_stages", 0.0625, 64)]

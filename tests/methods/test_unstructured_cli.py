@@ -59,6 +59,7 @@ def tiny_pruned_checkpoint(path, percent=0.5, bad_mask=False):
 
 # ----------------------------------------------------------------------------- real data
 
+@pytest.mark.slow
 @needs_data
 def test_half_sparse_network_keeps_accuracy_on_fashion_mnist(tmp_path):
     info = dataset_info("fashion-mnist")

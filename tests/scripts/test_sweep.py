@@ -1,14 +1,16 @@
 """The table runner (common.sweep) behind scripts/cifar/<method>.sh: what a table expands into,
 skipping done steps and re-running changed ones, several steps at once, and its bad-flag errors."""
 
+import contextlib
+import io
 import json
 import subprocess
 
 import pytest
-from helpers import FASHION_SKIP, HAVE_FASHION, ROOT, assert_one_line_error
+from helpers import FASHION_SKIP, HAVE_FASHION, ROOT, EntryResult, assert_one_line_error
 
 from common.methods import METHODS
-from common.sweep import plan_of
+from common.sweep import plan_of, step_name
 
 TINY = '[8, "M", 16, "M", 16, 16, "M", 32, 32, "M", 32, 32]'
 
@@ -18,15 +20,36 @@ def plan(method, *flags):
 
 
 def table(script, *flags, cwd=ROOT):
+    """``scripts/cifar/<script>.sh FLAGS``, as a process."""
     return subprocess.run(["bash", f"scripts/cifar/{script}.sh", *flags], cwd=cwd, capture_output=True, text=True,
                           timeout=600)
 
 
+def table_here(script, *flags):
+    """What ``scripts/cifar/<script>.sh FLAGS`` does (``python -m common.sweep <script> --tree cifar FLAGS``), in this
+    process: for the checks of the command line that need no training."""
+    from common import sweep
+
+    out, err = io.StringIO(), io.StringIO()
+    code = 0
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            sweep.main([script, "--tree", "cifar", *flags])
+    except SystemExit as e:
+        code = e.code
+    return EntryResult(code, out.getvalue(), err.getvalue())
+
+
 @pytest.mark.parametrize("script", sorted(m for m in METHODS if METHODS[m].has_table))
 def test_every_table_script_rejects_an_unknown_flag_before_running_anything(script, tmp_path):
-    proc = table(script, "--runs", str(tmp_path / "runs"), "--bogus", "1")
+    proc = table_here(script, "--runs", str(tmp_path / "runs"), "--bogus", "1")
     assert proc.returncode == 2 and proc.stderr.strip() == f"{script}.sh: error: unrecognized arguments: --bogus 1"
     assert not (tmp_path / "runs").exists()
+
+
+def test_the_table_script_is_the_runner_of_its_method(tmp_path):
+    proc = table("slimming", "--runs", str(tmp_path / "runs"), "--bogus", "1")
+    assert proc.returncode == 2 and proc.stderr.strip() == "slimming.sh: error: unrecognized arguments: --bogus 1"
 
 
 @pytest.mark.parametrize("flags,message", [
@@ -35,7 +58,7 @@ def test_every_table_script_rejects_an_unknown_flag_before_running_anything(scri
     (["--cfg", "[1,"], "--cfg is not valid JSON"),
 ])
 def test_bad_table_flags_are_one_line_and_write_nothing(tmp_path, flags, message):
-    proc = table("l1-norm", "--runs", str(tmp_path / "runs"), *flags)
+    proc = table_here("l1-norm", "--runs", str(tmp_path / "runs"), *flags)
     assert_one_line_error(proc, message)
     assert proc.returncode == 2 and not (tmp_path / "runs").exists()
 
@@ -60,8 +83,8 @@ def test_thinet_and_regression_share_the_l1_norm_baseline():
     l1 = {s.folder for s in plan("l1-norm", "--archs", "resnet56", "--seeds", "1")}
     for method in ("thinet", "regression"):
         steps = plan(method, "--archs", "resnet56", "--seeds", "1")
-        assert steps[0].folder in l1 and steps[0].argv[0] == "cifar/l1-norm/main.py"
-        assert all(s.argv[0].startswith(f"cifar/{method}/") for s in steps[1:])
+        assert steps[0].folder in l1 and step_name(steps[0].argv[0]) == "cifar/l1-norm/main.py"
+        assert all(step_name(s.argv[0]).startswith(f"cifar/{method}/") for s in steps[1:])
 
 
 def test_a_changed_flag_changes_the_step_folder_and_nothing_upstream():
@@ -74,10 +97,11 @@ def test_a_changed_flag_changes_the_step_folder_and_nothing_upstream():
 
 
 def test_imp_table_rejects_a_retraining_budget_longer_than_the_dense_run(tmp_path):
-    proc = table("imp", "--runs", str(tmp_path / "runs"), "--epochs", "20", "--phases", "2", "--phase-epochs", "10")
+    proc = table_here("imp", "--runs", str(tmp_path / "runs"), "--epochs", "20", "--phases", "2", "--phase-epochs", "10")
     assert_one_line_error(proc, "--phases x --phase-epochs must be below --epochs")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not HAVE_FASHION, reason=FASHION_SKIP)
 def test_runner_skips_done_steps_reruns_changed_ones_and_runs_jobs_at_once(tmp_path):
     flags = ["--dataset", "fashion-mnist", "--archs", "vgg11", "--cfg", TINY, "--seeds", "1", "--epochs", "1",
