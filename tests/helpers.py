@@ -7,6 +7,7 @@ import os
 import pickle
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -131,8 +132,27 @@ def run_entry(script, *args):
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+        urllib.request.install_opener(None)        # urlopen's opener keeps the proxies it first saw: drop it
     return EntryResult(code, out.getvalue(), err.getvalue())
 
+
+
+def run_sweep(*args):
+    """``python -m common.sweep ARGS`` (what ``scripts/<tree>/<method>.sh`` runs), in this process: for the checks
+    of the command line that need no training."""
+    import contextlib
+    import io
+
+    from common import sweep
+
+    out, err = io.StringIO(), io.StringIO()
+    code = 0
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            sweep.main([str(a) for a in args])
+    except SystemExit as e:
+        code = e.code
+    return EntryResult(code, out.getvalue(), err.getvalue())
 
 
 class KillAt(Hook):

@@ -3,7 +3,7 @@ one-library issue): devices, batch size, incomplete checkpoints."""
 
 import pytest
 import torch
-from helpers import assert_one_line_error, run_cli, run_entry, write_fashion
+from helpers import assert_one_line_error, run_entry, write_fashion
 
 from common.checkpoint import make_checkpoint, save_checkpoint
 from common.models import build_model
@@ -60,7 +60,7 @@ def test_a_checkpoint_missing_keys_is_one_line(tmp_path, script, drop, meta_drop
 
 def test_the_flops_command_on_an_incomplete_checkpoint_is_one_line(tmp_path):
     ckpt = _incomplete(tmp_path / "x.pt", drop="cfg")
-    assert_one_line_error(run_cli("scripts/count_flops.py", "--checkpoint", ckpt), "lacks 'cfg'")
+    assert_one_line_error(run_entry("scripts/count_flops.py", "--checkpoint", ckpt), "lacks 'cfg'")
 
 
 def test_a_missing_imagenet_folder_says_how_to_prepare_it(tmp_path):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from helpers import (FASHION_SKIP, HAVE_FASHION, assert_one_line_error, idx_bytes, run_cli, write_cifar10,
+from helpers import (FASHION_SKIP, HAVE_FASHION, assert_one_line_error, idx_bytes, run_entry, write_cifar10,
                      write_cifar100, write_fashion)
 
 from common.data import DeviceLoader, dataset_info, load_split, make_loaders
@@ -125,7 +125,7 @@ def test_fashion_mnist_statistics_match_the_constants():
 
 def test_missing_dataset_without_network_is_one_line(tmp_path):
     target = tmp_path / "nowhere"
-    proc = run_cli("cifar/l1-norm/main.py", "--dataset", "cifar100", "--data-dir", target, "--epochs", "1")
+    proc = run_entry("cifar/l1-norm/main.py", "--dataset", "cifar100", "--data-dir", target, "--epochs", "1")
     assert_one_line_error(proc, "cifar100 not found in", "cifar-100-python.tar.gz", str(target))
     assert not target.exists()                   # the failed download left nothing behind
 

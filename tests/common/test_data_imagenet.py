@@ -110,7 +110,7 @@ def test_real_images_through_the_imagenet_path_learn(tmp_path):
     made = run_cli("scripts/make_image_folder.py", "--out", tmp_path / "jpeg", "--train-per-class", "60",
                    "--val-per-class", "20")
     assert made.returncode == 0, made.stderr
-    assert_one_line_error(run_cli("scripts/make_image_folder.py", "--out", tmp_path / "jpeg"), "exists")
+    assert_one_line_error(run_entry("scripts/make_image_folder.py", "--out", tmp_path / "jpeg"), "exists")
     proc = run_entry("imagenet/l1-norm/main.py", "--arch", "resnet34_narrow", "--dataset", "fashion-mnist-jpeg",
                      "--data-dir", tmp_path / "jpeg", "--epochs", "3", "--batch-size", "32", "--workers", "1",
                      "--no-progress", "--save", tmp_path / "run")

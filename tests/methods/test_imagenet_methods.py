@@ -12,7 +12,6 @@ from helpers import FASHION_SKIP, HAVE_FASHION, assert_one_line_error, run_cli, 
 from common.arms import scratch_epochs
 from common.data import balanced_sample
 from common.flops import count_flops
-from common.methods import METHODS
 from common.models import build_model
 from common.pruning.l1_norm import l1_prune
 from common.pruning.regression import plan_widths, regression_prune

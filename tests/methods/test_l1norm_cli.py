@@ -156,7 +156,7 @@ def test_flops_command_on_a_checkpoint_of_another_arch(tmp_path):
     from common.models import build_model
     path = tmp_path / "r20.pt"
     save_checkpoint(make_checkpoint(build_model("resnet20", 10), "cifar10", "l1-norm", "baseline"), path)
-    assert_one_line_error(run_cli("scripts/count_flops.py", "--checkpoint", path, "--arch", "vgg16"),
+    assert_one_line_error(run_entry("scripts/count_flops.py", "--checkpoint", path, "--arch", "vgg16"),
                           "holds a resnet20 model, not vgg16")
     proc = run_cli("scripts/count_flops.py", "--checkpoint", path, "--json")
     assert json.loads(proc.stdout)["params"] == 269_722

@@ -314,7 +314,7 @@ def test_a_resumed_pruningnet_run_ends_with_the_same_weights(tmp_path):
 @pytest.mark.parametrize("flags,needle", [(["--mflops", "abc"], "is not a positive number of million FLOPs"),
                                           (["--width", "0"], "must be > 0")])
 def test_bad_table_flags_are_one_line(tmp_path, flags, needle):
-    from helpers import run_cli
-    proc = run_cli("-m", "common.sweep", "metapruning", "--tree", "cifar", "--runs", tmp_path / "runs", *flags)
+    from helpers import run_sweep
+    proc = run_sweep("metapruning", "--tree", "cifar", "--runs", tmp_path / "runs", *flags)
     assert_one_line_error(proc, needle)
     assert not (tmp_path / "runs").exists()

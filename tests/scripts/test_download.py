@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import torch
-from helpers import assert_one_line_error, run_cli
+from helpers import assert_one_line_error, run_cli, run_entry
 
 from common.checkpoint import load_checkpoint
 from common.errors import UserError
@@ -151,7 +151,7 @@ def test_a_file_not_of_the_original_layout_is_one_line(tmp_path, content, messag
 
 
 def test_unknown_names_and_the_torchvision_entries(tmp_path):
-    assert_one_line_error(run_cli("scripts/download_checkpoints.py", "resnet35", "--dir", tmp_path / "out"),
+    assert_one_line_error(run_entry("scripts/download_checkpoints.py", "resnet35", "--dir", tmp_path / "out"),
                           "no checkpoint 'resnet35' in the manifest")
     assert not (tmp_path / "out").exists()
     proc = run_cli("scripts/download_checkpoints.py", "--list")

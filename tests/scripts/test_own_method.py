@@ -5,7 +5,6 @@ made by the old code, and only those."""
 import json
 import subprocess
 import sys
-import textwrap
 
 import pytest
 from helpers import ROOT, assert_one_line_error, run_entry, write_fashion

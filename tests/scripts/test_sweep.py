@@ -1,13 +1,11 @@
 """The table runner (common.sweep) behind scripts/cifar/<method>.sh: what a table expands into,
 skipping done steps and re-running changed ones, several steps at once, and its bad-flag errors."""
 
-import contextlib
-import io
 import json
 import subprocess
 
 import pytest
-from helpers import FASHION_SKIP, HAVE_FASHION, ROOT, EntryResult, assert_one_line_error
+from helpers import FASHION_SKIP, HAVE_FASHION, ROOT, assert_one_line_error, run_sweep
 
 from common.methods import METHODS
 from common.sweep import plan_of, step_name
@@ -26,18 +24,8 @@ def table(script, *flags, cwd=ROOT):
 
 
 def table_here(script, *flags):
-    """What ``scripts/cifar/<script>.sh FLAGS`` does (``python -m common.sweep <script> --tree cifar FLAGS``), in this
-    process: for the checks of the command line that need no training."""
-    from common import sweep
-
-    out, err = io.StringIO(), io.StringIO()
-    code = 0
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            sweep.main([script, "--tree", "cifar", *flags])
-    except SystemExit as e:
-        code = e.code
-    return EntryResult(code, out.getvalue(), err.getvalue())
+    """What ``scripts/cifar/<script>.sh FLAGS`` does, in this process."""
+    return run_sweep(script, "--tree", "cifar", *flags)
 
 
 @pytest.mark.parametrize("script", sorted(m for m in METHODS if METHODS[m].has_table))
