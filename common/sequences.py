@@ -79,7 +79,7 @@ def lottery_sequence(method="lottery-ticket", *, arch="vgg16", dataset="cifar10"
         Part(ModelSettings, {"arch": arch}, "model"),
         Part(DataSettings, {"dataset": dataset}, "data", choices={"dataset": sorted(DATASETS)}),
         Part(TrainConfig, recipe, "training"),
-        Part(SequenceFolder, title="sequence folder")], name="lottery-sequence")
+        Part(SequenceFolder, title="sequence folder", omit=("resume",))], name="lottery-sequence")
 
     def run(s):
         distributed.refuse_under_torchrun("the Lottery Ticket sequence")
