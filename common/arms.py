@@ -222,15 +222,20 @@ def write_pruned(folder: Path, model, mask, *, dataset, method, meta: dict, reco
     return result
 
 
+def prune_entry(m, batch_size: int = 64):
+    """The parser and settings class of ``prune.py`` of method ``m``."""
+    return entry_point(f"{m.name}: prune a trained model", [
+        Part(m.prune_settings, title=m.name),
+        Part(PruneRun, {"batch_size": batch_size}, choices={"published": sorted(m.published)},
+             omit=() if m.published else ("published",))], name=f"{m.name}-prune")
+
+
 def prune(method, *, batch_size: int = 64, dataset: str | None = None, argv=None):
     """``prune.py``: the method's pruning of a trained checkpoint, written as ``pruned.pt`` + ``result.json``;
     or, with ``--published NAME``, a published pruned architecture of the method, built from its widths
     without running the algorithm (for Scratch-E/B, as the original code trained them)."""
     m = get_method(method)
-    parser, settings = entry_point(f"{m.name}: prune a trained model", [
-        Part(m.prune_settings, title=m.name),
-        Part(PruneRun, {"batch_size": batch_size}, choices={"published": sorted(m.published)},
-             omit=() if m.published else ("published",))], name=f"{m.name}-prune")
+    parser, settings = prune_entry(m, batch_size)
 
     def run(s):
         distributed.refuse_under_torchrun("prune.py")

@@ -112,6 +112,18 @@ REQUIRED = {"arch": str, "dataset": str, "num_classes": int, "in_channels": int,
             "arm": str, "state_dict": dict, "meta": dict, "args": dict}
 
 
+def load_error(e: Exception) -> str:
+    """What a failed ``torch.load(weights_only=True)`` means, in a few words (PyTorch's message is a page)."""
+    text = str(e)
+    if "global" in text.lower() and "weights only" in text.lower():
+        return ("it holds objects other than tensors and plain containers, which weights_only=True refuses to load "
+                "(a file that would run code when loaded)")
+    if "weights only load failed" in text.lower():
+        return "truncated or not a checkpoint file (not a PyTorch file)"
+    first = text.strip().splitlines()[0] if text.strip() else type(e).__name__
+    return f"truncated or not a checkpoint file ({first[:160]})"
+
+
 def load_checkpoint(path, expect_arch: str | None = None, expect_dataset: str | None = None,
                     require_meta=()) -> dict:
     """Load a checkpoint safely (``weights_only=True``); every failure is one :class:`UserError` line,
@@ -124,8 +136,7 @@ def load_checkpoint(path, expect_arch: str | None = None, expect_dataset: str | 
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # truncated zip, pickle garbage, foreign object
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise UserError(f"cannot read checkpoint {path}: truncated or not a checkpoint file ({first[:160]})") from None
+        raise UserError(f"cannot read checkpoint {path}: {load_error(e)}") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise UserError(f"{path} is not a checkpoint of this codebase (expected format {FORMAT!r})")
     for key, kind in REQUIRED.items():

@@ -53,7 +53,7 @@ from tqdm import tqdm
 from common import distributed
 from common.checkpoint import (code_revision, jsonable, load_checkpoint, make_checkpoint, save_checkpoint,
                                write_json)
-from common.data.registry import set_epoch
+from common.data.registry import num_samples, set_epoch
 from common.errors import UserError
 from common.masks import MaskKeeper, kept_params, sparsity, to_cpu_bool
 from common.settings import (Settings, derived, flag, fraction, internal, non_negative_float, non_negative_int,
@@ -318,6 +318,9 @@ class Trainer:
             wrapped = model
         self.forward = torch.compile(wrapped) if config.compile else wrapped
         self._eval_model = self.forward if self.world == 1 else model   # no collectives while evaluating
+        if len(train_loader) == 0:
+            raise UserError(f"--batch-size {config.batch_size} leaves no training batch in the "
+                            f"{num_samples(train_loader)} training images; use a smaller --batch-size or more images")
         total = config.epochs * len(train_loader)
         if not 0 <= start_step < max(total, 1):
             raise UserError(f"start step {start_step} is outside the run's {total} iterations")

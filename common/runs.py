@@ -16,7 +16,8 @@ A folder holds ``args.json`` (every resolved flag), and whatever the run writes 
   * ``--resume`` continues only a run of the same settings (refused naming the flags that differ);
     without it, a folder that holds a run is refused;
   * a run that fails before it wrote anything worth keeping (no checkpoint, no result) leaves
-    nothing behind.
+    nothing behind -- not even the empty parent folders it made; a process refused the folder deletes
+    nothing (what is there belongs to the owner).
 
 :func:`step_state` says what a folder holds: ``done``, ``resume`` or ``new`` (the skip/resume rule
 of the table runner and of the Lottery Ticket / IMP sequences).
@@ -52,22 +53,26 @@ class RunSettings(Settings):
     resume: bool = flag(False, "continue the run in the run folder exactly")
 
 
-def settings_of(args) -> dict:
+def settings_of(args, root=None) -> dict:
     """The settings of ``args`` (a settings object, namespace or dict) that can change a result, JSON-able; a checkpoint
-    path is made absolute, so the same file named two ways is the same setting."""
+    path is made absolute, so the same file named two ways is the same setting -- or, when it lies under ``root``
+    (a table's runs folder), relative to it, so a table's identity does not depend on where its folder lies."""
     flags = jsonable(args)
     out = {}
     for key, value in sorted(flags.items()):
         if key in NOT_SETTINGS:
             continue
         if key == "checkpoint" and isinstance(value, str) and value:
-            value = str(Path(value).resolve())
+            path = Path(value).resolve()
+            inside = root is not None and Path(root).resolve() in path.parents
+            value = f"<runs>/{path.relative_to(Path(root).resolve())}" if inside else str(path)
         out[key] = value
     return out
 
 
-def argv_settings(argv) -> dict:
-    """``settings_of`` a command line given as a list of ``--flag [value ...]`` tokens."""
+def argv_settings(argv, root=None) -> dict:
+    """``settings_of`` a command line given as a list of ``--flag [value ...]`` tokens (checkpoints under ``root``
+    relative to it)."""
     values, key = {}, None
     for token in map(str, argv):
         if token.startswith("--"):
@@ -75,7 +80,7 @@ def argv_settings(argv) -> dict:
             values[key] = []
         elif key is not None:
             values[key].append(token)
-    return settings_of({k: True if not v else v[0] if len(v) == 1 else v for k, v in values.items()})
+    return settings_of({k: True if not v else v[0] if len(v) == 1 else v for k, v in values.items()}, root)
 
 
 def settings_hash(settings: dict) -> str:
@@ -123,7 +128,7 @@ class RunFolder:
 
     def __init__(self, path, args, *, resume: bool = False, holds: str = "checkpoint.pt"):
         self.path, self.args, self.resume, self.holds = Path(path), args, resume, holds
-        self._fd, self._created, self._before = None, False, set()
+        self._fd, self._made, self._before, self._made_lock = None, [], set(), False
 
     def __enter__(self) -> RunFolder:
         path = self.path
@@ -131,14 +136,15 @@ class RunFolder:
             if parent.exists() and not parent.is_dir():
                 where = "is a file" if parent == path else f"lies under the file {parent}"
                 raise UserError(f"run folder {path} {where}; choose another --save")
-        self._created = not path.exists()
+        made = [p for p in [path, *path.parents] if not p.exists()]       # deepest first
         try:
             path.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise UserError(f"cannot create run folder {path}: {e.strerror}") from None
-        self._before = set(path.iterdir())
+        self._made = made
+        self._lock()                  # refused: another process owns the folder -- nothing here is ours to delete
+        self._before = set(path.iterdir()) - ({path / ".lock"} if self._made_lock else set())   # under the lock
         try:
-            self._lock()
             self._check()
         except BaseException:
             self._clean()
@@ -149,6 +155,7 @@ class RunFolder:
         return self
 
     def _lock(self):
+        self._made_lock = not (self.path / ".lock").exists()
         self._fd = os.open(self.path / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -177,8 +184,10 @@ class RunFolder:
             if recorded is not None and recorded != current:
                 raise UserError(f"cannot resume {path}: it holds a run with other settings "
                                 f"({', '.join(differing(recorded, current))} differ)")
-        elif holds:
+        elif holds and self.holds == "checkpoint.pt":
             raise UserError(f"{path} already holds a run; continue it with --resume or choose another --save")
+        elif holds:
+            raise UserError(f"{path} already holds a finished result ({self.holds}); choose another --save")
         elif recorded is not None and recorded != current:
             raise UserError(f"{path} was started with other settings ({', '.join(differing(recorded, current))} "
                             f"differ); choose another --save")
@@ -190,12 +199,19 @@ class RunFolder:
         return any(next(self.path.rglob(name), None) is not None for name in dict.fromkeys(kept))
 
     def _clean(self):
-        """Remove what this claim created (the folder, or the entries added to an existing one)."""
-        if self._created:
+        """Remove what this process made while it held the folder: the folder and the parents it created (when
+        empty), else the entries added under its lock. Called only while the lock is held."""
+        added = set(self.path.iterdir()) - self._before
+        if self.path in self._made:
             shutil.rmtree(self.path, ignore_errors=True)
-            return
-        for entry in set(self.path.iterdir()) - self._before:
-            shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink(missing_ok=True)
+        else:
+            for entry in added:
+                shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink(missing_ok=True)
+        for parent in self._made[1:]:          # runs/<dataset>/<method>/... made for this run, if left empty
+            try:
+                parent.rmdir()
+            except OSError:
+                break
 
     def __exit__(self, exc_type, exc, tb):
         if exc_type is not None and not self.worth_keeping():

@@ -38,6 +38,7 @@ from common.settings import Part, entry_point, flag, main_guard, parse_cfg
 from common.steps import Step, run_steps
 
 DONE = "sequence.json"
+INTERRUPTED = "interrupted; the last checkpoint is intact: run the same command again to continue the sequence"
 
 
 def _root(s, dataset, method, arch, kind, tag) -> Path:
@@ -92,7 +93,7 @@ def lottery_sequence(method="lottery-ticket", *, arch="vgg16", dataset="cifar10"
         root = _root(s, s.dataset, m.name, s.arch, s.prune, f"{series}-seed{s.seed}")
         _run(s, root, m, s.arch, s.dataset, lambda root: _lottery_steps(s, m, root, series))
 
-    return main_guard(run, parser, argv, settings)
+    return main_guard(run, parser, argv, settings, interrupted=INTERRUPTED)
 
 
 @dataclass(frozen=True)
@@ -254,7 +255,7 @@ def imp_sequence(method="imp", *, argv=None, **recipe):
         _run(s, root, m, dense_ckpt["arch"], s.dataset,
              lambda root: _imp_steps(s, m, name, root, base, trace, fraction, epochs, loaders, device))
 
-    return main_guard(run, parser, argv, settings)
+    return main_guard(run, parser, argv, settings, interrupted=INTERRUPTED)
 
 
 def _imp_steps(s, m, name, root, base, trace, fraction, epochs, loaders, device) -> list[Step]:

@@ -23,7 +23,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import signal
 import sys
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from typing import Optional
 
@@ -223,18 +226,46 @@ def entry_point(description: str, parts: list, name: str = "Settings"):
     return parser, compose(name, *(part.settings for part in parts))
 
 
-def main_guard(run, parser: argparse.ArgumentParser, argv=None, settings: type | None = None):
+def check_argv(parser: argparse.ArgumentParser, argv, what: str) -> None:
+    """Parse ``argv`` only to check it: a bad flag is a :class:`UserError` naming ``what`` (a step about to be run)."""
+    def refuse(message):
+        raise UserError(f"{what}: {message}")
+    parser.error = refuse
+    parser.parse_args([str(a) for a in argv])
+
+
+def main_guard(run, parser: argparse.ArgumentParser, argv=None, settings: type | None = None,
+               interrupted: str = "interrupted; the last checkpoint (if any) is intact, continue with --resume"):
     """Parse ``argv`` (into ``settings``, a settings class, if given) and call ``run``; user errors end as
-    one line on stderr and exit code 2."""
+    one line on stderr and exit code 2, an interruption (Ctrl-C, SIGTERM) as the line ``interrupted``, 130."""
     args = parser.parse_args(argv)
     try:
-        return run(settings.from_args(args) if settings is not None else args)
+        with _sigterm_interrupts():
+            return run(settings.from_args(args) if settings is not None else args)
     except UserError as e:
         sys.stderr.write(f"error: {e}\n")
         sys.exit(2)
     except KeyboardInterrupt:
-        sys.stderr.write("interrupted; the last checkpoint (if any) is intact, continue with --resume\n")
+        sys.stderr.write(interrupted + "\n")
         sys.exit(130)
+
+
+@contextmanager
+def _sigterm_interrupts():
+    """SIGTERM (a scheduler's stop, the table runner stopping its steps) ends a run as Ctrl-C does: one line, exit
+    130, the last checkpoint intact, the run folder released."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
 
 
 def recipe_doc(default: str) -> str:

@@ -97,6 +97,7 @@ def run_steps(steps: list[Step], jobs: int = 1, log_dir: Path | None = None, cwd
     pending, running, done, failed = list(steps), {}, set(), []
     gpus = _gpus() if jobs > 1 else 0
     free_slots = list(range(jobs))
+    restore = _stop_on_signals()
     try:
         while pending or running:
             for step in list(pending):
@@ -140,13 +141,33 @@ def run_steps(steps: list[Step], jobs: int = 1, log_dir: Path | None = None, cwd
                 failed.append(step)
                 where = f"; its output: {proc.log}" if getattr(proc, "log", None) else ""
                 print(f"== FAILED (exit {proc.returncode}): {step.name}{where}", flush=True)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:          # Ctrl-C or SIGTERM: the running steps stop too (their last checkpoint kept)
         for proc in running:
             proc.terminate()
         for proc in running:
             proc.wait()
+        if running:
+            print(f"== stopped {len(running)} running step(s); the same command resumes them", flush=True)
         raise
+    finally:
+        restore()
     return failed
+
+
+def _stop_on_signals():
+    """Until the returned function is called, SIGTERM stops this process as Ctrl-C does (KeyboardInterrupt), so the
+    steps it started are stopped and waited for rather than left running as orphans."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGTERM, stop)
+    return lambda: signal.signal(signal.SIGTERM, old)
 
 
 def _launch(step: Step, state: str, slot: int, gpus: int, jobs: int, log_dir, cwd):

@@ -24,11 +24,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from common.data import DATASETS
+from common.arms import prune_entry
+from common.data import DATASETS, dataset_info
 from common.errors import UserError
 from common.methods import METHODS, get_method, load_method_file
+from common.models import check_kind
 from common.runs import argv_settings, run_folder
-from common.settings import Part, Settings, entry_point, flag, main_guard, non_negative_int, parse_cfg, positive_int
+from common.settings import (Part, Settings, check_argv, entry_point, flag, main_guard, non_negative_int, parse_cfg,
+                             positive_int)
 from common.steps import Step, run_steps, set_aside, stale_steps
 
 
@@ -44,6 +47,9 @@ class Plan:
         self.method, self.tree, self.opts = method, tree, s
         self.dataset, self.runs = s.dataset, Path(s.runs)
         self.archs = s.archs.split() if s.archs else list(method.archs.get(tree, []))
+        info = dataset_info(self.dataset)
+        for arch in self.archs:           # once, before any step: not one error per step
+            check_kind(arch, info.kind, self.dataset)
         self.seeds = list(range(1, s.seeds + 1))
         self.epochs, self.ft_epochs = s.epochs, s.ft_epochs
         self.cfg = ["--cfg", s.cfg] if s.cfg else []
@@ -59,7 +65,7 @@ class Plan:
 
     def _step(self, name, method, arch, seed, arm, tag, argv, needs=(), **kw) -> Step:
         argv = [str(a) for a in argv]
-        settings = {"step": step_name(argv[0]), **argv_settings(argv[1:])}
+        settings = {"step": step_name(argv[0]), **argv_settings(argv[1:], self.runs)}
         folder = run_folder(self.runs, self.dataset, method.name, arch, arm, tag, settings)
         if folder not in self.steps:           # a step two tables share (e.g. the L1-norm baseline) runs once
             self.steps[folder] = Step(name, argv, folder, arch, seed, list(needs), **kw)
@@ -87,6 +93,7 @@ class Plan:
         """``prune.py`` of the model trained by ``source``."""
         m = get_method(method or self.method)
         argv = [self.script(m, "prune.py"), "--checkpoint", source.folder / source.output, *flags, *self.prune_data]
+        check_argv(prune_entry(m)[0], argv[1:], f"the flags of {m.name}'s prune.py ({' '.join(map(str, flags))})")
         return self._step(f"{source.arch} seed{source.seed} prune {variant}", m, source.arch, source.seed, "pruned",
                           f"{variant}-seed{source.seed}", argv, [source], output="pruned.pt")
 
@@ -220,7 +227,8 @@ def main(argv=None):
         if failed:
             raise UserError(f"{len(failed)} step(s) failed or could not run: {', '.join(f.name for f in failed)}")
 
-    main_guard(run, p, flags, settings)
+    main_guard(run, p, flags, settings, interrupted="interrupted; every step it ran was stopped with its last "
+                                                    "checkpoint intact: run the same command again to continue")
 
 
 def check_code(steps: list[Step], rerun: bool, reuse: bool):

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import torch
 
-from common.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
+from common.checkpoint import load_checkpoint, load_error, make_checkpoint, save_checkpoint
 from common.errors import UserError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,12 +36,58 @@ CHUNK = 1 << 20
 
 
 def load_manifest(path=MANIFEST) -> dict[str, dict]:
+    """The manifest's entries by name, every entry checked once (one line naming the entry and the field)."""
     path = Path(path)
     try:
         entries = json.loads(path.read_text())
     except (OSError, ValueError) as e:
         raise UserError(f"cannot read the checkpoint manifest {path}: {e}") from None
-    return {e["name"]: e for e in entries}
+    if not isinstance(entries, list):
+        raise UserError(f"the checkpoint manifest {path} must be a JSON list of entries, not a {type(entries).__name__}")
+    manifest = {}
+    for i, entry in enumerate(entries):
+        name = check_entry(entry, i, path)
+        if name in manifest:
+            raise UserError(f"{path}: entry {i} repeats the name {name!r}")
+        manifest[name] = entry
+    return manifest
+
+
+def check_entry(entry, i: int, path) -> str:
+    """The entry's name, once its fields are checked: ``name``, ``arch`` (registered), ``dataset`` (registered) and
+    either ``weights`` (a torchvision weights enum) or ``url``; ``sha256`` 64 hex digits when given."""
+    from common.data import DATASETS
+    from common.models import list_archs
+
+    def bad(field, what):
+        label = f"entry {i}" + (f" ({entry['name']!r})" if isinstance(entry, dict) and isinstance(entry.get("name"), str)
+                                else "")
+        return UserError(f"{path}: {label}: {field} {what}")
+
+    if not isinstance(entry, dict):
+        raise bad("the entry", f"must be a JSON object, not {type(entry).__name__}")
+    for field in ("name", "arch", "dataset"):
+        if not isinstance(entry.get(field), str) or not entry[field]:
+            raise bad(f"{field!r}", "is missing (a string)")
+    if entry["arch"] not in list_archs():
+        raise bad("'arch'", f"{entry['arch']!r} is not a registered model")
+    if entry["dataset"] not in DATASETS:
+        raise bad("'dataset'", f"{entry['dataset']!r} is not a registered dataset")
+    if ("weights" in entry) == ("url" in entry):
+        raise bad("'weights' / 'url'", "give exactly one: a torchvision weights enum, or the file's url")
+    if "weights" in entry:
+        from torchvision.models import get_weight
+        try:
+            get_weight(str(entry["weights"]))
+        except Exception:
+            raise bad("'weights'", f"{entry['weights']!r} is not a torchvision weights enum "
+                                   f"(e.g. ResNet34_Weights.IMAGENET1K_V1)") from None
+    elif not isinstance(entry["url"], str) or not entry["url"]:
+        raise bad("'url'", "must be a string")
+    sha = entry.get("sha256")
+    if sha is not None and not (isinstance(sha, str) and re.fullmatch(r"[0-9a-f]{64}", sha)):
+        raise bad("'sha256'", "must be 64 lowercase hex digits")
+    return entry["name"]
 
 
 def entry_of(name: str, manifest: dict) -> dict:
@@ -93,11 +139,15 @@ def download(url: str, part: Path, timeout: float = 60.0, progress=None) -> Path
     except urllib.error.HTTPError as e:
         if e.code == 416 and have:          # nothing left to fetch: the file is complete
             return part
-        raise UserError(f"cannot download {url}: HTTP {e.code} {e.reason}") from None
+        part.unlink(missing_ok=True)        # an error answer is not a partial file: nothing to continue
+        raise UserError(f"cannot download {url}: HTTP {e.code} {e.reason}; nothing was kept") from None
     except (urllib.error.URLError, OSError, http.client.HTTPException) as e:   # refused, cut off, timed out
         reason = getattr(e, "reason", None) or type(e).__name__
-        raise UserError(f"cannot download {url} ({reason}); what arrived is kept in {part}, run the command "
-                        f"again to continue") from None
+        if part.is_file() and part.stat().st_size > 0:
+            raise UserError(f"cannot download {url} ({reason}); the {part.stat().st_size} bytes that arrived are "
+                            f"kept in {part}: run the command again to continue") from None
+        part.unlink(missing_ok=True)
+        raise UserError(f"cannot download {url} ({reason}); nothing arrived") from None
     return part
 
 
@@ -151,8 +201,7 @@ def convert(file, entry: dict, out: Path, extra_meta: dict | None = None) -> dic
     try:
         obj = torch.load(file, map_location="cpu", weights_only=True)
     except Exception as e:  # not a torch file, truncated, or a pickle of arbitrary objects
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise UserError(f"cannot read {file} as a PyTorch checkpoint ({first[:160]})") from None
+        raise UserError(f"cannot read {file} as a PyTorch checkpoint: {load_error(e)}") from None
     try:
         state = plain_state_dict(obj)
     except UserError as e:
@@ -190,11 +239,17 @@ def fetch(name: str, directory=ROOT / "checkpoints", manifest=None, file=None, p
         raise UserError(f"{name} cannot be fetched automatically; download it from {entry['url']} and run "
                         f"scripts/download_checkpoints.py {name} --file FILE")
     source = source_of(entry)
+    if not (source.get("sha256") or source.get("hash_prefix")):
+        raise UserError(f"the manifest gives no sha256 for {name} ({source['url']}); an unverified file is refused")
     part = directory / "downloads" / f"{name}.part"
-    download(source["url"], part, progress=progress)
     try:
+        download(source["url"], part, progress=progress)
         verify(part, source)
-        convert(part, entry, out, {"top1": source["top1"]} if source.get("top1") else None)
+        try:
+            convert(part, entry, out, {"top1": source["top1"]} if source.get("top1") else None)
+        except UserError:
+            part.unlink(missing_ok=True)     # the right file by its hash, yet not this entry's model: nothing to keep
+            raise
         part.unlink()
     finally:
         if part.parent.is_dir() and not any(part.parent.iterdir()):

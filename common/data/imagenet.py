@@ -74,6 +74,14 @@ def image_list(info: DatasetInfo, data_dir, split: str) -> tuple[list[tuple[str,
     return samples, classes
 
 
+def check_same_classes(data_dir, train: list, val: list) -> None:
+    """One line naming the first class where ``val/`` differs from ``train/``: its labels would be another class's."""
+    for i, (a, b) in enumerate(zip(train, val)):
+        if a != b:
+            raise UserError(f"{Path(data_dir) / 'val'} has other classes than {Path(data_dir) / 'train'}: class {i} is "
+                            f"{b!r} in val/ and {a!r} in train/ (both must hold the same class folders)")
+
+
 # --------------------------------------------------------------------------- transforms
 
 def random_resized_crop_box(height: int, width: int, g: torch.Generator, scale=(0.08, 1.0),
@@ -273,8 +281,9 @@ def folder_loaders(info: DatasetInfo, data_dir, batch_size: int, test_batch_size
                    subset: int | None = None, channels_last: bool = False, download: bool = True,
                    test_subset: int | None = None, image_size: int | None = None, workers: int | None = None,
                    gpu_decode: bool = False, holdout: int | None = None):
-    train_samples, _ = image_list(info, data_dir, "train")
-    test_samples, _ = image_list(info, data_dir, "val")
+    train_samples, classes = image_list(info, data_dir, "train")
+    test_samples, val_classes = image_list(info, data_dir, "val")
+    check_same_classes(data_dir, classes, val_classes)
     if holdout:           # MetaPruning's sub-validation images never train (common.data.registry.holdout_indices)
         train_samples = [train_samples[i] for i in without(len(train_samples), holdout_indices(info, data_dir,
                                                                                                holdout)).tolist()]

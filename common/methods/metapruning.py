@@ -20,8 +20,8 @@ from common.errors import UserError
 from common.methods.base import Method, Pruned, Training, register_method
 from common.models import check_kind
 from common.pruning.metapruning import (SEARCH_ARCHS, Constraint, EncodingSampler, EvolutionarySearch, LatencyTable,
-                                        NetworkCounter, PruningNet, fitness, flops_range, generate, recalibrate_bn,
-                                        search_space, uniform_encoding)
+                                        NetworkCounter, PruningNet, authors_flops, fitness, flops_range, generate,
+                                        recalibrate_bn, search_space, uniform_encoding)
 from common.runs import RUNS_ROOT
 from common.settings import Settings, derived, flag, fraction, non_negative_float, positive_float, positive_int
 
@@ -116,6 +116,10 @@ def prune_resolve(s, ckpt):
                                   (("min-latency-ms", s.min_latency_ms), ("max-latency-ms", s.max_latency_ms))):
         if low is not None and high is not None and low > high:
             raise UserError(f"--{lo} is above --{hi}")
+    if s.encoding is not None and not s.encoding.strip():
+        raise UserError("--encoding is empty; give the gene values as comma-separated integers 0..30")
+    if s.encoding and s.uniform:
+        raise UserError("give --encoding (this network) or --uniform (the widest uniform one), not both")
     if s.encoding:
         try:
             s = s.replace(encoding=",".join(str(int(g)) for g in s.encoding.replace(" ", "").split(",")))
@@ -140,10 +144,17 @@ def load_pruningnet(s, ckpt) -> PruningNet:
 
 
 def check_constraints(s, net, input_size):
-    """The FLOPs bounds against the smallest and the largest network of the space (before any data is read)."""
-    if s.encoding:
-        net.space.check(s.encoding.split(","))
+    """The FLOPs bounds against the smallest and the largest network of the space, and a given encoding against
+    them (before any data is read)."""
     counter = counter_of(net, input_size)
+    if s.encoding:
+        encoding = net.space.check(s.encoding.split(","))
+        layers = counter.layers(net.space.cfg(encoding))
+        flops = sum(x.ours for x in layers) if s.flops_counter == "ours" else authors_flops(layers)
+        if (s.max_mflops is not None and flops > s.max_mflops * 1e6) or \
+                (s.min_mflops is not None and flops < s.min_mflops * 1e6):
+            raise UserError(f"--encoding {s.encoding} does not meet the constraint: {flops / 1e6:.2f} MFLOPs "
+                            f"({s.flops_counter} counter; {_bounds(s)})")
     lo, hi = flops_range(net.space, counter, s.flops_counter)
     if s.max_mflops is not None and s.max_mflops * 1e6 < lo:
         raise UserError(f"--max-mflops {s.max_mflops:g} is below the smallest network of the space "
@@ -214,6 +225,9 @@ def search(s, net, ckpt, data) -> Pruned:
     if s.encoding or s.uniform:
         if s.encoding:
             encoding = net.space.check(s.encoding.split(","))
+            if not constraint.met(figures(encoding)):
+                raise UserError(f"--encoding {s.encoding} does not meet the constraint: {_described(figures(encoding), s)} "
+                                f"({_bounds(s)})")
         else:
             encoding = uniform_encoding(net.space, lambda e: constraint.met(figures(e)))
         result = {"encoding": list(encoding), "error": evaluate(encoding), **figures(encoding)}
@@ -237,6 +251,19 @@ def search(s, net, ckpt, data) -> Pruned:
     print(f"encoding {list(encoding)} -> cfg {model.cfg}")
     return Pruned(model, {**result, "cfg": list(model.cfg), "constraint": vars(constraint), "cost": hours,
                           "holdout": s.holdout})
+
+
+def _described(fig: dict, s) -> str:
+    """A candidate's figures in the constraint's terms."""
+    flops = fig["authors_flops" if s.flops_counter == "authors" else "flops"]
+    return f"{flops / 1e6:.2f} MFLOPs ({s.flops_counter} counter)" + (
+        f", {fig['latency_ms']:.2f} ms" if fig.get("latency_ms") is not None else "")
+
+
+def _bounds(s) -> str:
+    named = (("--max-mflops", s.max_mflops), ("--min-mflops", s.min_mflops), ("--max-latency-ms", s.max_latency_ms),
+             ("--min-latency-ms", s.min_latency_ms))
+    return ", ".join(f"{flag} {value:g}" for flag, value in named if value is not None)
 
 
 DEFAULT_TARGETS = {"cifar": ["40"], "imagenet": ["300", "140", "43"]}     # CIFAR: ours; ImageNet: the authors' MBv2

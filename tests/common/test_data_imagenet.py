@@ -120,3 +120,40 @@ def test_real_images_through_the_imagenet_path_learn(tmp_path):
     assert result["best_top1"] > 30.0 and result["flops"] == 5_125_376       # 10 classes: chance is 10%
     config = result["train_config"]                                          # 0.1 per 256 images
     assert config["lr"] * config["batch_size"] / config["lr_batch"] == pytest.approx(0.1 * 32 / 256)
+
+
+def test_validation_classes_other_than_the_training_ones_are_one_line(tmp_path):
+    """A val/ with other class names than train/ would score against the wrong labels: refused, naming the class."""
+    root = write_folder(tmp_path / "d", per_class=(4, 2))
+    (root / "val" / "3_class").rename(root / "val" / "3_klass")
+    proc = run_entry("imagenet/l1-norm/main.py", "--dataset", "fashion-mnist-jpeg", "--data-dir", root, "--arch",
+                     "resnet34_narrow", "--epochs", "1", "--image-size", "32", "--save", tmp_path / "run")
+    assert_one_line_error(proc, "has other classes than", "class 3 is '3_klass' in val/ and '3_class' in train/")
+    assert not (tmp_path / "run").exists()
+    (root / "val" / "3_klass").rename(root / "val" / "3_class")
+    (root / "val" / "0_class").rename(root / "val" / "99_class")       # another order: the labels would shift
+    assert_one_line_error(run_entry("imagenet/l1-norm/main.py", "--dataset", "fashion-mnist-jpeg", "--data-dir", root,
+                                    "--arch", "resnet34_narrow", "--epochs", "1", "--save", tmp_path / "run"),
+                          "class 0 is '1_class' in val/ and '0_class' in train/")
+
+
+@pytest.mark.parametrize("flags", [["--batch-size", "64"], ["--subset", "8", "--batch-size", "16"]])
+def test_a_batch_larger_than_the_training_images_is_one_line(tmp_path, flags):
+    root = write_folder(tmp_path / "d", per_class=(4, 2))
+    proc = run_entry("imagenet/l1-norm/main.py", "--dataset", "fashion-mnist-jpeg", "--data-dir", root, "--arch",
+                     "resnet34_narrow", "--epochs", "1", "--workers", "0", *flags, "--save", tmp_path / "run")
+    assert_one_line_error(proc, "leaves no training batch in the", "use a smaller --batch-size")
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("case", ["no val/", "resume of nothing"])
+def test_a_failed_run_in_the_default_folder_leaves_no_empty_folders(tmp_path, monkeypatch, case):
+    root = write_folder(tmp_path / "d", per_class=(4, 2))
+    if case == "no val/":
+        import shutil
+        shutil.rmtree(root / "val")
+    monkeypatch.chdir(tmp_path)
+    proc = run_entry("imagenet/l1-norm/main.py", "--dataset", "fashion-mnist-jpeg", "--data-dir", root, "--arch",
+                     "resnet34_narrow", "--epochs", "1", *(["--resume"] if case != "no val/" else []))
+    assert_one_line_error(proc, "no folder" if case == "no val/" else "nothing to resume")
+    assert not (tmp_path / "runs").exists()

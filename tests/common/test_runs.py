@@ -10,6 +10,7 @@ from helpers import ROOT, KillAt, assert_one_line_error, run_cli, run_entry, syn
 from common.checkpoint import load_checkpoint
 from common.engine import TrainConfig, Trainer
 from common.models import build_model
+from common.errors import UserError
 from common.runs import RunFolder, argv_settings, run_folder, settings_hash
 
 TINY = '[8, "M", 16, "M", 16, 16, "M", 32, 32, "M", 32, 32]'
@@ -129,3 +130,55 @@ def test_a_save_folder_that_cannot_be_is_one_line(tmp_path, flags, save, message
     target = str(tmp_path / save) if save else ""
     assert_one_line_error(run_entry(M, *flags, "--save", target), message)
     assert (tmp_path / "file").read_text() == "x"
+
+
+# ----------------------------------------------------------------------------- a second process, at every point
+
+class SecondClaim(RunFolder):
+    """A second process's claim of a folder another one owns; ``meanwhile`` is what the owner does just before the
+    second one tries the lock (after it made and listed the folder, in the old order)."""
+
+    def __init__(self, path, args, meanwhile=None, **kw):
+        super().__init__(path, args, **kw)
+        self.meanwhile = meanwhile
+
+    def _lock(self):
+        if self.meanwhile:
+            self.meanwhile()
+        super()._lock()
+
+
+@pytest.mark.parametrize("point", ["before claiming", "after listing", "after the owner's first checkpoint"])
+def test_a_refused_second_process_deletes_nothing_of_the_owners(tmp_path, point):
+    run = tmp_path / "run"
+    owner = RunFolder(run, {"lr": 0.1})
+    owner.__enter__()
+
+    def checkpoint():
+        for name in ("checkpoint.pt", "best.pt"):
+            (run / name).write_bytes(b"weights")
+
+    if point == "after the owner's first checkpoint":
+        checkpoint()
+    second = SecondClaim(run, {"lr": 0.1}, meanwhile=checkpoint if point == "after listing" else None)
+    with pytest.raises(UserError, match="in use by another process"):
+        second.__enter__()
+    kept = sorted(p.name for p in run.iterdir())
+    assert kept == [".lock", "args.json"] + (["best.pt", "checkpoint.pt"] if point != "before claiming" else [])
+    assert json.loads((run / "args.json").read_text()) == {"lr": 0.1}
+    owner.__exit__(None, None, None)
+    if point != "before claiming":       # the run's identity survived: a resume with another lr is refused
+        with pytest.raises(UserError, match=r"other settings \(--lr differ\)"):
+            with RunFolder(run, {"lr": 0.05}, resume=True):
+                pass
+
+
+def test_a_table_copied_to_another_runs_folder_has_the_same_step_folders(tmp_path):
+    from common.sweep import plan_of
+
+    def folders(runs):
+        plan = plan_of("l1-norm", ["--archs", "resnet56", "--seeds", "1", "--runs", str(runs)])
+        return [s.folder.relative_to(runs) for s in plan.steps.values()]
+
+    here, there = folders(tmp_path / "a"), folders(tmp_path / "elsewhere" / "b")
+    assert here == there and len(here) == 9           # baseline, then A and B: prune, fine-tune, E, B

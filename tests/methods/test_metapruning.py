@@ -55,8 +55,10 @@ def test_search_spaces_follow_the_spec():
 
 
 def _authors_count(model, size):
-    """cal_FLOPs.py's convention, counted the authors' way: hooks on a real network."""
+    """cal_FLOPs.py's convention, counted the authors' way: hooks on a real network (whose ReLUs, in the authors'
+    MobileNet V1, are functions the hooks never see)."""
     total = []
+    relu = () if model.arch == "mobilenet_v1" else (nn.ReLU,)
 
     def hook(m, inp, out):
         x = inp[0]
@@ -64,7 +66,7 @@ def _authors_count(model, size):
             total.append(out.numel() * m.in_channels // m.groups * m.kernel_size[0] * m.kernel_size[1])
         elif isinstance(m, nn.Linear):
             total.append(m.weight.numel() + m.bias.numel())
-        elif isinstance(m, nn.BatchNorm2d) or type(m) is nn.ReLU or isinstance(m, nn.AdaptiveAvgPool2d):
+        elif isinstance(m, nn.BatchNorm2d) or type(m) in relu or isinstance(m, nn.AdaptiveAvgPool2d):
             total.append(x.numel())
         elif isinstance(m, nn.MaxPool2d):
             total.append(out.numel() * m.kernel_size ** 2)
@@ -87,6 +89,15 @@ def test_counts_without_building_equal_the_built_networks(arch, width, size):
         model = build_model(arch, 10, 3, cfg)
         assert sum(x.ours for x in layers) == count_flops(model, (3, size, size))
         assert authors_flops(layers) == _authors_count(model, size)
+
+
+def test_the_authors_count_of_the_full_mobilenet_v1_is_theirs():
+    """Their cal_FLOPs.py on their full-width MobileNet V1 at 224: 573.8 M (its functional ReLUs uncounted; ours
+    are modules, 5.1 M elements more); our MACs 568.7 M."""
+    space = search_space("mobilenet_v1", 1.0)
+    layers = NetworkCounter("mobilenet_v1", space.base, 1000, 3, (3, 224, 224)).layers(space.cfg([30] * 13))
+    assert sum(x.ours for x in layers) == 568_740_352
+    assert authors_flops(layers) == 573_834_216
 
 
 def _toy_search(tmp_path, evaluate, seed=3, iterations=4, max_flops=2.0e6):
@@ -238,6 +249,9 @@ def test_prune_finetune_scratch_from_a_pruningnet(pruningnet):
     ([], "give a constraint"),
     (["--encoding", "1,x"], "comma-separated integers"),
     (["--encoding", "1,2,3"], "has 24 genes in 0..30"),
+    (["--encoding", "", "--max-mflops", "0.8"], "--encoding is empty"),
+    (["--encoding", ",".join(["3"] * 24), "--uniform"], "give --encoding (this network) or --uniform"),
+    (["--encoding", ",".join(["30"] * 24), "--max-mflops", "0.8"], "does not meet the constraint: "),
 ])
 def test_bad_search_flags_are_one_line(pruningnet, flags, needle):
     root, data = pruningnet
@@ -312,9 +326,36 @@ def test_a_resumed_pruningnet_run_ends_with_the_same_weights(tmp_path):
 
 
 @pytest.mark.parametrize("flags,needle", [(["--mflops", "abc"], "is not a positive number of million FLOPs"),
-                                          (["--width", "0"], "must be > 0")])
+                                          (["--width", "0"], "must be > 0"),
+                                          (["--search-flags", "--populaton 4"], "unrecognized arguments: --populaton"),
+                                          (["--search-flags", "--population x"], "expected an integer, got 'x'")])
 def test_bad_table_flags_are_one_line(tmp_path, flags, needle):
     from helpers import run_sweep
     proc = run_sweep("metapruning", "--tree", "cifar", "--runs", tmp_path / "runs", *flags)
     assert_one_line_error(proc, needle)
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_width_that_leaves_a_layer_no_channel_is_one_line(tmp_path):
+    data = write_fashion_idx(tmp_path / "data" / "fashion-mnist", n_train=40, n_test=20)
+    proc = run_entry("cifar/metapruning/main.py", "--dataset", "fashion-mnist", "--data-dir", data.parent, "--width",
+                     "0.02", "--epochs", "1", "--holdout", "10", "--save", tmp_path / "pnet", in_process=True)
+    assert_one_line_error(proc, "--width 0.02 leaves the narrowest layer of mobilenet_v2_cifar", "with none")
+    assert not (tmp_path / "pnet").exists()
+
+
+def test_cache_lines_that_are_not_evaluations_are_skipped(tmp_path):
+    cache = tmp_path / "search_cache.jsonl"
+    cache.write_text('{"encoding": "1,2", "error": 40.0, "flops": 5}\n[1, 2]\n{"error": 3.0}\n"text"\n'
+                     '{"encoding": [1, 2], "error": 3.0}\n{"encoding": "3,4", "error": 30.5}\n{"encoding": "5,6", "er')
+    assert _read_cache(cache) == {"1,2": {"error": 40.0, "flops": 5}, "3,4": {"error": 30.5}}
+
+
+def test_a_finished_search_run_again_names_no_flag_it_lacks(pruningnet):
+    root, data = pruningnet
+    args = ["--checkpoint", root / "pnet" / "checkpoint.pt", "--data-dir", data, "--max-mflops", "0.8", "--uniform",
+            "--recal-batches", "1", "--save", root / "uniform"]
+    assert run_entry("cifar/metapruning/prune.py", *args, in_process=True).returncode == 0
+    again = run_entry("cifar/metapruning/prune.py", *args, in_process=True)
+    assert_one_line_error(again, "already holds a finished result (result.json); choose another --save")
+    assert "--resume" not in again.stderr

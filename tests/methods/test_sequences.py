@@ -62,7 +62,7 @@ def test_lottery_sequence_killed_mid_round_resumes_to_the_same_weights(tmp_path,
 
     kill_one_run(monkeypatch, "winning-ticket/lr0.05-k2-p0.2-r02")
     code, out, err = run_main(sequences.lottery_sequence, lottery_argv(data_dir, tmp_path / "b"), capsys)
-    assert code == 130 and "continue with --resume" in err
+    assert code == 130 and "run the same command again" in err
     root_b = tmp_path / "b"
     assert not (root_b / "sequence.json").exists()
     killed = root_b / "winning-ticket" / "lr0.05-k2-p0.2-r02-seed3"

@@ -24,7 +24,7 @@ class Server:
     many bytes of the file and drops the connection."""
 
     def __init__(self):
-        self.files, self.cut, self.requests = {}, None, []
+        self.files, self.cut, self.requests, self.status = {}, None, [], 404
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -32,7 +32,7 @@ class Server:
                 outer.requests.append(self.headers.get("Range"))
                 data = outer.files.get(self.path)
                 if data is None:
-                    self.send_error(404)
+                    self.send_error(outer.status)
                     return
                 start = int(self.headers["Range"].split("=")[1].split("-")[0]) if self.headers.get("Range") else 0
                 self.send_response(206 if start else 200)
@@ -159,3 +159,78 @@ def test_unknown_names_and_the_torchvision_entries(tmp_path):
     source = source_of({"weights": "ResNet34_Weights.IMAGENET1K_V1"})          # torchvision's weights API
     assert source["url"].startswith("https://download.pytorch.org/models/resnet34-")
     assert source["url"].endswith(f"-{source['hash_prefix']}.pth") and source["top1"] == pytest.approx(73.314)
+
+
+# ----------------------------------------------------------------------------- a hand-edited manifest, failed downloads
+
+GOOD = {"name": "x", "arch": "resnet20", "dataset": "cifar10", "url": "http://127.0.0.1:9/x.pth"}
+
+
+@pytest.mark.parametrize("content,message", [
+    ({"x": GOOD}, "must be a JSON list of entries, not a dict"),
+    ([["x"]], "entry 0: the entry must be a JSON object, not list"),
+    ([{k: v for k, v in GOOD.items() if k != "name"}], "entry 0: 'name' is missing"),
+    ([{k: v for k, v in GOOD.items() if k != "arch"}], "entry 0 ('x'): 'arch' is missing"),
+    ([{**GOOD, "arch": "resnet21"}], "entry 0 ('x'): 'arch' 'resnet21' is not a registered model"),
+    ([{k: v for k, v in GOOD.items() if k != "dataset"}], "entry 0 ('x'): 'dataset' is missing"),
+    ([{k: v for k, v in GOOD.items() if k != "url"}], "entry 0 ('x'): 'weights' / 'url' give exactly one"),
+    ([{**GOOD, "weights": "ResNet34_Weights.IMAGENET1K_V1"}], "'weights' / 'url' give exactly one"),
+    ([{**{k: v for k, v in GOOD.items() if k != "url"}, "weights": "ResNet35_Weights.X"}],
+     "'weights' 'ResNet35_Weights.X' is not a torchvision weights enum"),
+    ([{**GOOD, "sha256": "abc"}], "'sha256' must be 64 lowercase hex digits"),
+    ([GOOD, GOOD], "entry 1 repeats the name 'x'"),
+])
+def test_a_hand_edited_manifest_is_checked_once_in_one_line(tmp_path, content, message):
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps(content))
+    proc = run_entry("scripts/download_checkpoints.py", "x", "--manifest", manifest, "--dir", tmp_path / "out")
+    line = assert_one_line_error(proc, message)
+    assert str(manifest) in line and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("status", [404, 500])
+def test_an_error_answer_leaves_nothing_to_continue(server, tmp_path, status):
+    data = state_bytes(build_model("resnet20", 10, 3).state_dict())
+    if status == 500:
+        server.files["/r20.pth"] = None
+        server.status = 500
+    with pytest.raises(UserError, match=rf"HTTP {status} .*; nothing was kept"):
+        fetch("r20", tmp_path, entry("r20", server.url + "/r20.pth", data))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_refused_connection_says_nothing_arrived_and_leaves_nothing(tmp_path):
+    data = b"x" * 10
+    with pytest.raises(UserError, match=r"cannot download http://127.0.0.1:9/r20.pth \(.*\); nothing arrived$"):
+        fetch("r20", tmp_path, entry("r20", "http://127.0.0.1:9/r20.pth", data))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_entry_without_a_sha256_is_refused_before_anything_is_fetched(server, tmp_path):
+    manifest = {"r20": {"name": "r20", "arch": "resnet20", "dataset": "cifar10", "url": server.url + "/r20.pth"}}
+    with pytest.raises(UserError, match="gives no sha256 for r20"):
+        fetch("r20", tmp_path, manifest)
+    assert server.requests == [] and list(tmp_path.iterdir()) == []
+
+
+def test_a_verified_file_that_is_not_a_checkpoint_is_deleted(server, tmp_path):
+    data = b"not a checkpoint at all"
+    server.files["/r20.pth"] = data
+    with pytest.raises(UserError, match="cannot read .* as a PyTorch checkpoint"):
+        fetch("r20", tmp_path, entry("r20", server.url + "/r20.pth", data))
+    assert list(tmp_path.iterdir()) == []
+
+
+class _Payload:
+    def __reduce__(self):
+        return (print, ("this code ran",))
+
+
+def test_a_pickle_of_code_is_refused_in_one_line_and_never_run(server, tmp_path, capsys):
+    data = state_bytes({"conv1.weight": _Payload()})
+    server.files["/r20.pth"] = data
+    with pytest.raises(UserError) as info:
+        fetch("r20", tmp_path, entry("r20", server.url + "/r20.pth", data))
+    assert "holds objects other than tensors" in str(info.value) and "\n" not in str(info.value)
+    assert "not a PyTorch file" not in str(info.value)
+    assert "this code ran" not in capsys.readouterr().out and list(tmp_path.iterdir()) == []

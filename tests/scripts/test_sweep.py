@@ -113,3 +113,44 @@ def test_runner_skips_done_steps_reruns_changed_ones_and_runs_jobs_at_once(tmp_p
     assert len(rows) == 3 and "| p0.6 |" in rows[2]              # the table shows this table's runs only
     result = json.loads(next((root / "vgg11" / "scratch-B").glob("p0.6-*/result.json")).read_text())
     assert result["variant"] == "p0.6" and result["sparsity"] > 0.55
+
+
+@pytest.mark.parametrize("flags,message", [
+    (["--ft-epochs", "-1"], "argument --ft-epochs: must be >= 0, got -1"),
+    (["--archs", "resnet34 resnet56"], "resnet34 is built for imagenet datasets and cifar10 is a cifar dataset"),
+])
+def test_a_bad_table_is_one_line_before_any_step(tmp_path, flags, message):
+    proc = table_here("l1-norm", "--runs", str(tmp_path / "runs"), *flags)
+    assert_one_line_error(proc, message)
+    assert "==" not in proc.stdout and not (tmp_path / "runs").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not HAVE_FASHION, reason=FASHION_SKIP)
+def test_a_stopped_table_stops_its_steps_and_a_rerun_resumes(tmp_path):
+    """SIGTERM to the table runner (a scheduler's stop, a killed terminal): the running step stops too -- no orphan
+    keeps training in the folder -- and the same command resumes it."""
+    import os
+    import signal
+    import sys
+    import time
+
+    runs = tmp_path / "runs"
+    cmd = [sys.executable, "-m", "common.sweep", "weight-level", "--tree", "cifar", "--dataset", "fashion-mnist",
+           "--archs", "vgg11", "--cfg", TINY, "--seeds", "1", "--epochs", "12", "--ft-epochs", "0", "--subset", "256",
+           "--test-subset", "64", "--percents", "0.5", "--runs", str(runs), "--", "--no-progress"]
+    runner = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    base = runs / "fashion-mnist" / "weight-level" / "vgg11" / "baseline"
+    deadline = time.time() + 120
+    while time.time() < deadline and not list(base.glob("*/checkpoint.pt")):
+        time.sleep(0.2)
+    assert list(base.glob("*/checkpoint.pt")), "the baseline never wrote a checkpoint"
+    runner.send_signal(signal.SIGTERM)
+    out, err = runner.communicate(timeout=60)
+    assert runner.returncode == 130 and "run the same command again" in err, err
+    assert "stopped 1 running step(s)" in out
+    leftover = subprocess.run(["pgrep", "-f", str(runs)], capture_output=True, text=True).stdout.split()
+    assert [p for p in leftover if int(p) != os.getpid()] == [], "a step kept running after the runner stopped"
+    again = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "== resume:" in again.stdout and "in use" not in again.stderr

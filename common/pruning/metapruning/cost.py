@@ -26,10 +26,16 @@ class Layer:
     authors: int         # the authors' cal_FLOPs.py count
 
 
+# Archs whose ReLUs the authors' network applies as functions, so their counter never sees them (their MobileNet V1;
+# their MobileNet V2's ReLU6 is functional too, and ours is nn.ReLU6, which the count leaves out as theirs does).
+FUNCTIONAL_RELU = frozenset({"mobilenet_v1"})
+
+
 def _records(arch, cfg, num_classes, in_channels, input_size) -> list[tuple]:
     """``(kind, attrs, in channels, out channels, in H*W, out H*W)`` of every counted layer call, in order."""
     net = build_shapes(arch, num_classes, in_channels, list(cfg)).eval()
     out = []
+    relu = () if arch in FUNCTIONAL_RELU else (nn.ReLU,)
 
     def record(m, inp, res):
         x = inp[0]
@@ -40,7 +46,7 @@ def _records(arch, cfg, num_classes, in_channels, input_size) -> list[tuple]:
             out.append(("conv", attrs, m.in_channels, m.out_channels, hw_in, hw_out))
         elif isinstance(m, nn.Linear):
             out.append(("linear", (m.bias is not None,), m.in_features, m.out_features, 1, 1))
-        elif isinstance(m, nn.BatchNorm2d) or type(m) is nn.ReLU:
+        elif isinstance(m, nn.BatchNorm2d) or type(m) in relu:
             out.append(("elementwise", (), x.shape[1], x.shape[1], hw_in, hw_out))
         elif isinstance(m, (nn.MaxPool2d, nn.AvgPool2d)):
             k = m.kernel_size if isinstance(m.kernel_size, int) else m.kernel_size[0]
@@ -112,7 +118,8 @@ class NetworkCounter:
 
 def authors_flops(model_layers) -> int:
     """The authors' count (``cal_FLOPs.py``, spec B.6): conv and linear multiply-accumulates plus biases,
-    BN and ``nn.ReLU`` elements (their MobileNet V2's functional ReLU6 is not counted, nor is ours), pooling."""
+    BN and ``nn.ReLU`` elements, pooling. ReLUs their networks apply as functions are not counted: MobileNet
+    V1's (:data:`FUNCTIONAL_RELU`), MobileNet V2's ReLU6."""
     return sum(layer.authors for layer in model_layers)
 
 

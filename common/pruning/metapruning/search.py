@@ -133,13 +133,17 @@ class EvolutionarySearch:
 
 
 def _read_cache(path: Path) -> dict:
-    """``{encoding: {"error": ..., figures}}`` from a search's JSON-lines cache (a cut last line is skipped)."""
+    """``{encoding: {"error": ..., figures}}`` from a search's JSON-lines cache; a line that is not an evaluation (a
+    cut last line, a list, a record without an encoding or an error) is skipped: that candidate is evaluated again."""
     cache = {}
     if path.is_file():
         for line in path.read_text().splitlines():
             try:
                 entry = json.loads(line)
             except ValueError:
+                continue
+            if not (isinstance(entry, dict) and isinstance(entry.get("encoding"), str)
+                    and isinstance(entry.get("error"), (int, float))):
                 continue
             cache[entry.pop("encoding")] = entry
     return cache

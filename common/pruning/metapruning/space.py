@@ -52,25 +52,30 @@ class SearchSpace:
         return dict(self.hidden_for).get(conv, self.hidden)
 
 
-def _scaled(widths, width: float) -> tuple:
+def _scaled(widths, width: float, arch: str = "") -> tuple:
+    """The base widths times ``width``; one that would have no channel is one line."""
+    narrowest = min(widths)
+    if int(narrowest * width) < 1:
+        raise UserError(f"--width {width:g} leaves the narrowest layer of {arch or 'the network'} ({narrowest} "
+                        f"channels at full width) with none; use --width {1 / narrowest:g} or more")
     return tuple(max(1, int(w * width)) for w in widths)
 
 
 def search_space(arch: str, width: float = 1.0) -> SearchSpace:
     """The spec's search space of ``arch`` (B.1), its base widths times ``width`` (small-scale runs)."""
     if arch == "mobilenet_v1":       # 13 genes: the stem and pointwise convs 1..12; the last one (1024) fixed
-        return SearchSpace(arch, _scaled(default_cfg(arch), width), tuple((i,) for i in range(13)))
+        return SearchSpace(arch, _scaled(default_cfg(arch), width, arch), tuple((i,) for i in range(13)))
     if arch in ("mobilenet_v2", "mobilenet_v2_cifar"):
         from common.models.imagenet.mobilenet import v2_default_cfg
         # ImageNet: the authors' 1.4x widths (stage outputs 44, 22, 33, 44, 88, 132, 224, 448, hidden 6 x input);
         # CIFAR: the 1.0x widths. 8 stage genes (stem + 7 stages) and 16 hidden genes; the last conv fixed.
         base = (v2_default_cfg((44, 22, 33, 44, 88, 132, 224, 448)) if arch == "mobilenet_v2"
                 else default_cfg(arch))
-        return SearchSpace(arch, _scaled(base, width), tuple((i,) for i in range(24)), hidden=64,
+        return SearchSpace(arch, _scaled(base, width, arch), tuple((i,) for i in range(24)), hidden=64,
                            hidden_for=(("features.0.0", 32), ("features.18.0", 32)))
     if arch == "resnet50_stages":    # stem + stages 1-3 outputs, 16 block genes (both inner widths); stage 4 fixed
         genes = tuple((i,) for i in range(4)) + tuple((5 + 2 * b, 6 + 2 * b) for b in range(16))
-        return SearchSpace(arch, _scaled(default_cfg(arch), width), genes, init=tuple(range(12, 24)))
+        return SearchSpace(arch, _scaled(default_cfg(arch), width, arch), genes, init=tuple(range(12, 24)))
     raise UserError(f"MetaPruning has no search space for {arch}; choose one of: {', '.join(SEARCH_ARCHS)}")
 
 
