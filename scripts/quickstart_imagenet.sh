@@ -6,6 +6,12 @@
 # fine-tune -> Scratch-E -> Scratch-B -> table. Offline, minutes on a laptop CPU. Results in
 # runs/quickstart-imagenet/.
 set -euo pipefail
+if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then      # the header above, not a run
+  sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
+  echo "Any further flags go to every training step (e.g. --device cpu); the table runner's own flags: "
+  echo "  python -m common.sweep l1-norm --help"
+  exit 0
+fi
 cd "$(dirname "$0")/.."
 folder=data/fashion-mnist-jpeg
 if [[ ! -d $folder ]]; then

@@ -125,12 +125,27 @@ def test_a_bad_table_is_one_line_before_any_step(tmp_path, flags, message):
     assert "==" not in proc.stdout and not (tmp_path / "runs").exists()
 
 
+def _processes_naming(path) -> list[int]:
+    """Processes (not this one) whose command line names ``path``, from /proc."""
+    import os
+    from pathlib import Path
+
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if str(path) in (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode() and \
+                    int(proc.name) != os.getpid():
+                found.append(int(proc.name))
+        except OSError:
+            continue
+    return found
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not HAVE_FASHION, reason=FASHION_SKIP)
 def test_a_stopped_table_stops_its_steps_and_a_rerun_resumes(tmp_path):
     """SIGTERM to the table runner (a scheduler's stop, a killed terminal): the running step stops too -- no orphan
     keeps training in the folder -- and the same command resumes it."""
-    import os
     import signal
     import sys
     import time
@@ -149,8 +164,19 @@ def test_a_stopped_table_stops_its_steps_and_a_rerun_resumes(tmp_path):
     out, err = runner.communicate(timeout=60)
     assert runner.returncode == 130 and "run the same command again" in err, err
     assert "stopped 1 running step(s)" in out
-    leftover = subprocess.run(["pgrep", "-f", str(runs)], capture_output=True, text=True).stdout.split()
-    assert [p for p in leftover if int(p) != os.getpid()] == [], "a step kept running after the runner stopped"
+    assert _processes_naming(runs) == [], "a step kept running after the runner stopped"
     again = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr[-2000:]
     assert "== resume:" in again.stdout and "in use" not in again.stderr
+
+
+@pytest.mark.parametrize("script", ["quickstart.sh", "quickstart_imagenet.sh"])
+def test_quickstart_help_prints_what_it_runs_and_runs_nothing(script, tmp_path):
+    import shutil
+
+    copy = tmp_path / "repo" / "scripts"
+    copy.mkdir(parents=True)
+    shutil.copy(ROOT / "scripts" / script, copy / script)     # run from a copy: anything it made would show there
+    proc = subprocess.run(["bash", str(copy / script), "--help"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and "pipeline" in proc.stdout and "set -euo" not in proc.stdout
+    assert sorted(p.name for p in (tmp_path / "repo").iterdir()) == ["scripts"]
