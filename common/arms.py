@@ -17,6 +17,7 @@ refused) and runs the one engine with ``TrainConfig.of(settings)``. ``--help`` i
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -248,6 +249,10 @@ def prune(method, *, batch_size: int = 64, dataset: str | None = None, argv=None
         _check_source(ckpt, s.checkpoint, m.name, m.accepts)
         if ckpt["arm"] == "pruned":
             raise UserError(f"{s.checkpoint} is already a pruned model; prune a trained one")
+        if str(ckpt["meta"].get("source", "")).endswith("pruned.pt"):
+            print(f"note: {s.checkpoint} is the {ckpt['arm']} run of a network {ckpt['method']} already pruned "
+                  f"({ckpt['meta'].get('variant')}): pruning it again, with its cfg {ckpt['cfg']} as the base",
+                  file=sys.stderr)
         s = s.replace(dataset=_dataset_of(s, ckpt, s.checkpoint),
                       seed=ckpt["meta"].get("seed", 0) if s.seed is None else s.seed,
                       image_size=s.image_size or ckpt["args"].get("image_size"))

@@ -160,3 +160,15 @@ def test_flops_command_on_a_checkpoint_of_another_arch(tmp_path):
                           "holds a resnet20 model, not vgg16")
     proc = run_cli("scripts/count_flops.py", "--checkpoint", path, "--json")
     assert json.loads(proc.stdout)["params"] == 269_722
+
+
+def test_pruning_a_pruned_and_fine_tuned_model_again_says_so(small, tmp_path):
+    root, r = small
+    proc = run_entry(f"{M}/prune.py", "--checkpoint", root / "finetune" / "checkpoint.pt", "--ratio", "0.5",
+                     "--data-dir", root / "data", "--save", tmp_path / "again")
+    assert proc.returncode == 0, proc.stderr
+    notes = [ln for ln in proc.stderr.splitlines() if ln.startswith("note:")]
+    assert len(notes) == 1 and "already pruned (A)" in notes[0] and str(r["pruned"]["cfg"]) in notes[0]
+    first = run_entry(f"{M}/prune.py", "--checkpoint", root / "baseline" / "checkpoint.pt", "--ratio", "0.5",
+                      "--data-dir", root / "data", "--save", tmp_path / "first")
+    assert first.returncode == 0 and "note:" not in first.stderr
