@@ -39,7 +39,8 @@ from common.masks import sparsity as mask_sparsity
 from common.methods import Training, get_method
 from common.models import ModelSettings, build_model, check_kind
 from common.runs import RUNS_ROOT, RunFolder, RunSettings, checked_save, run_folder, settings_of
-from common.settings import Part, Settings, derived, entry_point, flag, main_guard, non_negative_int, positive_float, positive_int
+from common.settings import (Part, Settings, derived, entry_point, flag, main_guard, non_negative_int, positive_float,
+                             positive_int)
 
 
 def model_for(dataset: str, arch: str, cfg=None) -> nn.Module:

@@ -352,7 +352,7 @@ class Trainer:
             self.model, self.meta["dataset"], self.meta["method"], self.meta["arm"], epoch=epoch,
             mask=self.mask, optimizer=self.optimizer, best_acc=self.best_acc, args=self.args,
             meta=self.meta, step=self.step, best_epoch=self.best_epoch, elapsed=self.elapsed,
-            history=self.history, rng=rng_state(),
+            history=self.history, rng=rng_state(), processes=self.world,
             hooks=[h.state_dict() for h in self.hooks])
 
     def _resume(self):
@@ -364,6 +364,14 @@ class Trainer:
                             f"this run builds {self.model.arch} cfg {self.model.cfg}")
         if ckpt["arm"] != self.meta["arm"]:
             raise UserError(f"cannot resume: {self.checkpoint_path} is a {ckpt['arm']} run, not {self.meta['arm']}")
+        processes = ckpt.get("processes", 1)
+        if processes != self.world:
+            raise UserError(f"cannot resume {self.checkpoint_path} with {self.world} process(es): it was trained by "
+                            f"{processes} (each BatchNorm sees its process's slice of a batch, so another count "
+                            f"trains another model); resume it with torchrun --nproc_per_node {processes}"
+                            if processes > 1 else
+                            f"cannot resume {self.checkpoint_path} with {self.world} processes: it was trained by one; "
+                            f"resume it with python, not torchrun")
         self.model.load_state_dict(ckpt["state_dict"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.epoch, self.step = ckpt["epoch"] + 1, ckpt["step"]
@@ -377,6 +385,8 @@ class Trainer:
             h.load_state_dict(s)
         set_rng_state(ckpt["rng"])
         self.resumed, self._skip = True, 0
+        if distributed.is_main():
+            print(f"resumed after epoch {self.epoch} of {self.config.epochs} ({self.checkpoint_path})", flush=True)
 
     def _restore_best(self, ckpt):
         """A run killed between writing ``checkpoint.pt`` and ``best.pt`` of a best epoch left an

@@ -158,7 +158,8 @@ def _lottery_steps(s, m, root: Path, series: str) -> list[Step]:
                                    arm="winning-ticket", tag=tag, mask=masked, meta={**meta, "init": f"theta_{k}"},
                                    start_step=k, **common))
             steps.append(_training(s, f"random re-init {tag}", root / "random-init" / tag, control,
-                                   arm="random-init", tag=tag, mask=masked, meta={**meta, "init": f"random ({s.reinit})"},
+                                   arm="random-init", tag=tag, mask=masked,
+                                   meta={**meta, "init": f"random ({s.reinit})"},
                                    start_step=k, **common))
             prev = root / "winning-ticket" / tag / "checkpoint.pt"
     return steps

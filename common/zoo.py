@@ -43,7 +43,8 @@ def load_manifest(path=MANIFEST) -> dict[str, dict]:
     except (OSError, ValueError) as e:
         raise UserError(f"cannot read the checkpoint manifest {path}: {e}") from None
     if not isinstance(entries, list):
-        raise UserError(f"the checkpoint manifest {path} must be a JSON list of entries, not a {type(entries).__name__}")
+        raise UserError(f"the checkpoint manifest {path} must be a JSON list of entries, not a "
+                        f"{type(entries).__name__}")
     manifest = {}
     for i, entry in enumerate(entries):
         name = check_entry(entry, i, path)
@@ -60,8 +61,8 @@ def check_entry(entry, i: int, path) -> str:
     from common.models import list_archs
 
     def bad(field, what):
-        label = f"entry {i}" + (f" ({entry['name']!r})" if isinstance(entry, dict) and isinstance(entry.get("name"), str)
-                                else "")
+        named = isinstance(entry, dict) and isinstance(entry.get("name"), str)
+        label = f"entry {i}" + (f" ({entry['name']!r})" if named else "")
         return UserError(f"{path}: {label}: {field} {what}")
 
     if not isinstance(entry, dict):

@@ -328,7 +328,8 @@ def folder_subset(info: DatasetInfo, data_dir, indices, batch_size: int, device=
 
 @dataclass(frozen=True)
 class ImageFolder(DatasetInfo):
-    """The imagenet kind: ``train/<class>/*.JPEG`` and ``val/<class>/*.JPEG`` streamed from disk (:class:`StreamLoader`)."""
+    """The imagenet kind: ``train/<class>/*.JPEG`` and ``val/<class>/*.JPEG`` streamed from disk
+    (:class:`StreamLoader`)."""
 
     loaders = folder_loaders
     train_labels = folder_train_labels

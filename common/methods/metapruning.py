@@ -226,8 +226,8 @@ def search(s, net, ckpt, data) -> Pruned:
         if s.encoding:
             encoding = net.space.check(s.encoding.split(","))
             if not constraint.met(figures(encoding)):
-                raise UserError(f"--encoding {s.encoding} does not meet the constraint: {_described(figures(encoding), s)} "
-                                f"({_bounds(s)})")
+                raise UserError(f"--encoding {s.encoding} does not meet the constraint: "
+                                f"{_described(figures(encoding), s)} ({_bounds(s)})")
         else:
             encoding = uniform_encoding(net.space, lambda e: constraint.met(figures(e)))
         result = {"encoding": list(encoding), "error": evaluate(encoding), **figures(encoding)}

@@ -6,12 +6,13 @@ pruning refuses torchrun with one line."""
 import json
 import os
 import socket
+from pathlib import Path
 
 import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
-from helpers import FASHION_SKIP, HAVE_FASHION, ROOT, run_cli, write_fashion
+from helpers import FASHION_SKIP, HAVE_FASHION, ROOT, assert_one_line_error, run_cli, write_fashion
 
 from common.checkpoint import load_checkpoint, model_from_checkpoint
 from common.data import DeviceLoader
@@ -159,3 +160,48 @@ def test_torchrun_on_an_image_folder_killed_and_resumed(tmp_path):
     assert result["epochs"] == 4 and proc.stdout.count("done: best top-1") == 1 and "2 processes" in proc.stdout
     assert [h[0] for h in load_checkpoint(run / "checkpoint.pt")["history"]] == [0, 1, 2, 3]
     assert result["best_top1"] > 10.0                     # 10 classes: above chance after 4 short epochs
+
+
+@pytest.mark.slow
+def test_a_killed_torchrun_leaves_no_workers_and_its_run_resumes_only_with_as_many_processes(tmp_path):
+    """SIGKILL to torchrun alone (not its process group): its workers stop too, rather than training on as
+    orphans; the run then resumes under torchrun with 2 processes, and is refused with 1."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    write_fashion(tmp_path / "data", n_train=64, n_test=32)
+    run = tmp_path / "run"
+    entry = [str(ROOT / "cifar/l1-norm/main.py"), "--arch", "vgg11", "--cfg", json.dumps(TINY), "--dataset",
+             "fashion-mnist", "--data-dir", str(tmp_path / "data"), "--epochs", "200", "--batch-size", "16",
+             "--no-progress", "--save", str(run)]
+    torchrun = subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+                                 "--master_port", str(free_port()), *entry], cwd=ROOT,
+                                env={**os.environ, "OMP_NUM_THREADS": "1"}, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not (run / "checkpoint.pt").exists() and time.time() < deadline:
+        time.sleep(0.2)
+    assert (run / "checkpoint.pt").exists()
+    os.kill(torchrun.pid, signal.SIGKILL)
+    torchrun.wait()
+    deadline = time.time() + 30
+    while _workers_of(run) and time.time() < deadline:
+        time.sleep(0.2)
+    assert _workers_of(run) == [], "workers kept training after torchrun was killed"
+    alone = run_cli(*entry[:-2], "--save", run, "--resume")
+    assert_one_line_error(alone, "with 1 process(es): it was trained by 2", "torchrun --nproc_per_node 2")
+    assert not (run / "result.json").exists()
+
+
+def _workers_of(run) -> list[int]:
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if str(run) in cmdline and int(proc.name) != os.getpid():
+            found.append(int(proc.name))
+    return found

@@ -85,7 +85,8 @@ def test_a_changed_flag_changes_the_step_folder_and_nothing_upstream():
 
 
 def test_imp_table_rejects_a_retraining_budget_longer_than_the_dense_run(tmp_path):
-    proc = table_here("imp", "--runs", str(tmp_path / "runs"), "--epochs", "20", "--phases", "2", "--phase-epochs", "10")
+    proc = table_here("imp", "--runs", str(tmp_path / "runs"), "--epochs", "20", "--phases", "2",
+                      "--phase-epochs", "10")
     assert_one_line_error(proc, "--phases x --phase-epochs must be below --epochs")
 
 
