@@ -70,10 +70,11 @@ def plot_data(rows, metric="best", x="auto", arms=None):
     ``{"x": kind, "lines": {label: [(x, mean, std, n), ...] by x}, "baselines": {label: (mean, std, n)}}``."""
     key_acc = "best_top1" if metric == "best" else "final_top1"
     all_arms, row_list = table_rows(rows, metric)
-    panels = defaultdict(list)
+    panels, experiments = defaultdict(list), defaultdict(list)
     for key, arm_results in row_list:
         if key[3] != "–":          # "–": an arch with a baseline and nothing pruned yet
             panels[key[:3]].append(arm_results)
+            experiments[key[:3]].append(key[4])     # the settings that tell the model's experiments apart
     out = {}
     for pkey, panel_rows in panels.items():
         kind = x if x != "auto" else (
@@ -90,6 +91,7 @@ def plot_data(rows, metric="best", x="auto", arms=None):
             xv = row_x(ar, all_arms, kind)
             if xv is None:
                 continue
+            experiment = experiments[pkey][panel_rows.index(ar)]
             for arm, runs in ar.items():
                 # per-arch runs (a method's own training, no variant) are the same at every x
                 per_arch = all(r.get("variant") is None for r in runs)
@@ -98,7 +100,7 @@ def plot_data(rows, metric="best", x="auto", arms=None):
                     continue
                 if (arm not in arms) if arms else arm == "pruned":
                     continue
-                series = _series(runs[0], varying)
+                series = " ".join(p for p in (_series(runs[0], varying), experiment) if p)
                 label = " ".join(p for p in (ARM_TITLES.get(arm, arm), series) if p)
                 points[(series, all_arms.index(arm), label)].append((xv, *mean_std([r[key_acc] for r in runs])))
         if not points:

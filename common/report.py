@@ -23,6 +23,8 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+from common.runs import settings_of
+
 ARM_ORDER = ["baseline", "sparsity", "sfp", "sss", "pruned", "finetune", "scratch-E", "scratch-B",
              "winning-ticket", "random-init"]
 ARM_TITLES = {"baseline": "Baseline", "pruned": "Pruned (no FT)", "finetune": "Fine-tuned",
@@ -111,47 +113,105 @@ def _baselines_of_pruned(pruned, key_acc):
             and r.get("base_arm", "baseline") == "baseline"]
 
 
-def arms_present(groups, per_arch):
-    """The arms to show, in the paper's order, then any other arm a method writes."""
-    present = set(a for g in groups.values() for a in g) | set(a for g in per_arch.values() for a in g)
-    return [a for a in ARM_ORDER if a == "baseline" or a in present] + sorted(present - set(ARM_ORDER))
+# Settings that tell two runs of one experiment apart, not two experiments: the seed, and the checkpoint a run
+# starts from (another folder for every seed); ``runs.NOT_SETTINGS`` never enter a run's settings.
+NOT_EXPERIMENT = ("seed", "checkpoint", "step")
+
+
+def run_settings(r) -> dict:
+    """The settings of the run behind result ``r``: its folder's ``args.json`` (the recorded flags) if there is one,
+    else the training settings its result recorded; without the seed and the checkpoint it started from."""
+    path = Path(r["_path"]).parent / "args.json" if "_path" in r else None
+    recorded = None
+    if path is not None and path.is_file():
+        try:
+            recorded = json.loads(path.read_text())
+        except (OSError, ValueError):
+            recorded = None
+    if not isinstance(recorded, dict):
+        recorded = r.get("train_config") if isinstance(r.get("train_config"), dict) else {}
+    return {k: v for k, v in settings_of(recorded).items() if k not in NOT_EXPERIMENT}
+
+
+def _text(settings: dict) -> str:
+    return json.dumps(settings, sort_keys=True)
+
+
+def root_run(r, by_dir, depth=0):
+    """The run at the start of ``r``'s lineage (its baseline, or its method's own training run): ``source``
+    checkpoints followed through the run folders found; ``r`` itself when it has no source among them."""
+    src = r.get("source")
+    parent = by_dir.get(str(Path(src).resolve().parent)) if src and depth < 64 else None
+    return r if parent is None else root_run(parent, by_dir, depth + 1)
+
+
+def experiment_labels(signatures) -> dict:
+    """``{signature text: label}``: the settings that differ between the signatures, as ``k=v`` (empty when one)."""
+    parsed = {t: json.loads(t) for t in signatures}
+    keys = sorted({k for d in parsed.values() for k in d})
+    differing = [k for k in keys if len({json.dumps(d.get(k), sort_keys=True) for d in parsed.values()}) > 1]
+    return {t: ", ".join(f"{k}={json.dumps(d.get(k)) if not isinstance(d.get(k), (int, float, str)) else d.get(k)}"
+                         for k in differing) for t, d in parsed.items()}
 
 
 def table_rows(rows, metric="best"):
-    """The table's rows before formatting: ``(arms, [((dataset, method, arch, variant), {arm: [result]})])``.
+    """The table's rows before formatting: ``(arms, [((dataset, method, arch, variant, experiment), {arm: [result]})])``.
 
-    Runs without a variant (the baseline, or a method's own training run such as slimming's
-    sparsity training) belong to the whole arch and appear in each of its rows. A row's
-    baseline is the runs it was pruned from when its ``source`` links lead there; for rows
-    without sources (trained from scratch) the arch's baselines of as many epochs if any, else
-    every baseline of the arch, else the ``top1_before`` its pruned runs recorded."""
+    A row is one experiment: runs of one dataset, method, arch and variant whose settings differ only by their
+    seed, as are the runs their lineage started from (``source`` links followed to the baseline or the method's
+    own training run) -- runs with other epochs, widths or lrs under one runs folder are other rows, never
+    averaged together. ``experiment`` names the settings that tell a row from the others of its model (empty when
+    there is one). Runs without a variant (the baseline, or a method's own training run such as slimming's
+    sparsity training) belong to the rows that descend from them. A row's baseline is the runs it was pruned from
+    when its ``source`` links lead there; else the arch's baselines of the same settings, else every baseline of
+    the arch, else the ``top1_before`` its pruned runs recorded."""
     key_acc = "best_top1" if metric == "best" else "final_top1"
-    per_arch = defaultdict(lambda: defaultdict(list))  # (dataset, method, arch) -> arm -> results
-    groups = defaultdict(lambda: defaultdict(list))   # (dataset, method, arch, variant) -> arm -> results
     by_dir = {str(Path(r["_path"]).resolve().parent): r for r in rows if "_path" in r}
+    root_sig = {id(r): _text(run_settings(root_run(r, by_dir))) for r in rows}
+    own_sig = {id(r): _text(run_settings(r)) for r in rows}
+    per_arch = defaultdict(lambda: defaultdict(list))  # (dataset, method, arch, root) -> arm -> results
+    groups = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))  # row -> arm -> own settings -> results
     own_base = defaultdict(dict)      # row key -> {baseline path: baseline result} found via sources
     for r in rows:
+        model = (r["dataset"], r["method"], r["arch"])
         if r["arm"] == "baseline" or r.get("variant") is None:
-            per_arch[(r["dataset"], r["method"], r["arch"])][r["arm"]].append(r)
+            per_arch[(*model, root_sig[id(r)])][r["arm"]].append(r)
         else:
-            key = (r["dataset"], r["method"], r["arch"], str(r["variant"]))
-            groups[key][r["arm"]].append(r)
+            key = (*model, str(r["variant"]), root_sig[id(r)])
+            groups[key][r["arm"]][own_sig[id(r)]].append(r)
             base = source_baseline(r, by_dir)
             if base is not None:
                 own_base[key][base["_path"]] = base
     for key in per_arch:  # a baseline with no pruned run still gets a row
-        if not any(k[:3] == key for k in groups):
-            groups[(*key, "–")]
+        if not any(k[:3] == key[:3] and k[4] == key[3] for k in groups):
+            groups[(*key[:3], "–", key[3])]
+    # a row per combination of its arms' settings (one, unless an arm was run with several)
+    expanded = []
+    for key in groups:
+        combos = [{}]
+        for arm, by_sig in groups[key].items():
+            combos = [{**c, arm: (sig, runs)} for c in combos for sig, runs in by_sig.items()]
+        for combo in combos:
+            signature = _text({**json.loads(key[4]),
+                               **{f"{arm} {k}": v for arm, (sig, _) in combo.items() if len(groups[key][arm]) > 1
+                                  for k, v in json.loads(sig).items()}})
+            expanded.append((key, signature, {arm: runs for arm, (_, runs) in combo.items()}))
+    labels = {}
+    for model in {k[:3] for k, _, _ in expanded}:
+        mine = [sig for k, sig, _ in expanded if k[:3] == model]
+        labels.update({(model, t): label for t, label in experiment_labels(set(mine)).items()})
     out = []
-    for key in sorted(groups):
-        arm_results = {**per_arch.get(key[:3], {}), **groups[key]}
-        candidates = per_arch.get(key[:3], {}).get("baseline", [])
-        row_epochs = {r.get("epochs") for rs in groups[key].values() for r in rs}
-        arm_results["baseline"] = (list(own_base[key].values())
-                                   or [b for b in candidates if b.get("epochs") in row_epochs] or candidates
-                                   or _baselines_of_pruned(groups[key].get("pruned", []), key_acc))
-        out.append((key, arm_results))
-    return arms_present(groups, per_arch), out
+    for key, signature, arms in sorted(expanded, key=lambda e: (e[0][:4], labels[(e[0][:3], e[1])])):
+        model_root = (*key[:3], key[4])
+        arm_results = {**per_arch.get(model_root, {}), **arms}
+        candidates = per_arch.get(model_root, {}).get("baseline", []) or \
+            [b for k, a in per_arch.items() if k[:3] == key[:3] for b in a.get("baseline", [])]
+        arm_results["baseline"] = (list(own_base[key].values()) or candidates
+                                   or _baselines_of_pruned(arms.get("pruned", []), key_acc))
+        out.append(((*key[:4], labels[(key[:3], signature)]), arm_results))
+    present = {a for _, ar in out for a in ar}
+    arms_shown = [a for a in ARM_ORDER if a == "baseline" or a in present] + sorted(present - set(ARM_ORDER))
+    return arms_shown, out
 
 
 def pruned_runs(arm_results, arms):
@@ -170,21 +230,26 @@ def build_table(rows, metric="best", columns=()):
     counts = list(runs_per_cell.values())
     usual_n = max(set(counts), key=counts.count) if counts else 1
 
-    header = ["Dataset", "Model", "Variant"] + [ARM_TITLES.get(a, a) for a in arms] + ["Params", "FLOPs"]
+    experiments = any(key[4] for key, _ in row_list)
+    header = ["Dataset", "Method", "Model", "Variant", *(["Settings"] if experiments else [])]
+    header += [ARM_TITLES.get(a, a) for a in arms] + ["Params", "FLOPs"]
     header += [c.replace("_", " ").capitalize() for c in columns]
     table = []
-    for (dataset, method, arch, variant), arm_results in row_list:
-        cells = [dataset, arch, variant]
+    for (dataset, method, arch, variant, experiment), arm_results in row_list:
+        cells = [dataset, method, arch, variant, *([experiment or "–"] if experiments else [])]
         for a in arms:
             cells.append(fmt_acc([r[key_acc] for r in arm_results.get(a, []) if r.get(key_acc) is not None], usual_n))
         pruned = pruned_runs(arm_results, arms)
         base = arm_results["baseline"]
-        ref = pruned[0] if pruned else (base[0] if base else None)
-        base_params = (pruned[0].get("base_params") if pruned else None) or (base[0]["params"] if base else None)
-        base_flops = (pruned[0].get("base_flops") if pruned else None) or (base[0]["flops"] if base else None)
-        if ref is not None:
-            cells += [fmt_count(ref["params"], base_params if pruned else None, "params"),
-                      fmt_count(ref["flops"], base_flops if pruned else None, "flops")]
+        ref = pruned if pruned else base
+        if ref:       # the mean over the seeds' models (a method may prune each seed's model to other widths)
+            of_base = [r.get(f"base_{k}") for r in pruned for k in ("params", "flops")] if pruned else []
+            base_params = _mean([r.get("base_params") for r in pruned]) if pruned else None
+            base_flops = _mean([r.get("base_flops") for r in pruned]) if pruned else None
+            if pruned and not all(of_base) and base:
+                base_params, base_flops = _mean([b["params"] for b in base]), _mean([b["flops"] for b in base])
+            cells += [fmt_count(_mean([r["params"] for r in ref]), base_params, "params"),
+                      fmt_count(_mean([r["flops"] for r in ref]), base_flops, "flops")]
         else:
             cells += ["–", "–"]
         row_results = [r for a in arms if a != "baseline" for r in arm_results.get(a, [])]
@@ -192,6 +257,11 @@ def build_table(rows, metric="best", columns=()):
             cells.append(fmt_value([r[c] for r in row_results if c in r], c))
         table.append(cells)
     return header, table
+
+
+def _mean(values):
+    values = [v for v in values if isinstance(v, (int, float))]
+    return sum(values) / len(values) if values else None
 
 
 def to_markdown(header, table):

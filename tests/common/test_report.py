@@ -139,3 +139,39 @@ def test_imp_lines_split_by_phase_count_and_baselines_by_length(tmp_path):
     lines = {k: [p[:2] for p in v] for k, v in panel["lines"].items()}
     assert lines == {"LLR J=2": [(68.4, 92.5), (90.0, 91.0)], "LLR J=1": [(90.0, 90.0)], "BIMP J=2": [(90.0, 91.5)]}
     assert {k: v[0] for k, v in panel["baselines"].items()} == {"Baseline 160 ep": 93.0, "Baseline 130 ep": 92.0}
+
+
+def _run(root, arm, tag, settings, **fields):
+    """A run folder as the arms write it: result.json and the recorded settings (args.json)."""
+    d = write(root, arm, tag, **fields)
+    (d / "args.json").write_text(json.dumps(settings))
+    return d
+
+
+def test_the_table_never_averages_different_experiments_and_says_what_differs(tmp_path):
+    """Two tables under one runs folder -- 1 and 6 epochs, other widths -- with seed 1 each: two rows, each its own
+    numbers, told apart by a Settings column; a third seed of one of them is averaged into its row; the Params
+    and FLOPs of a row are the mean over its seeds' pruned models."""
+    from common.report import build_table
+
+    common = dict(dataset="fashion-mnist", method="l1-norm", arch="vgg16_mlp")
+    for epochs, cfg, accs, seeds in ((1, "[8]", (20.0, 15.0), (1,)), (6, "[16]", (80.0, 70.0), (1, 2))):
+        for seed in seeds:
+            settings = {"arch": "vgg16_mlp", "cfg": cfg, "epochs": epochs, "lr": 0.1, "seed": seed}
+            base = _run(tmp_path, "baseline", f"seed{seed}-{epochs}", settings, **common, variant=None, seed=seed, cfg=[1],
+                        params=1000, flops=10_000, best_top1=accs[0] + seed, final_top1=accs[0])
+            pruned = _run(tmp_path, "pruned", f"A-seed{seed}-{epochs}", {**settings, "checkpoint": str(base)},
+                          **common, variant="A", seed=seed, cfg=[1], params=400 + 100 * seed, flops=5_000, base_params=1000,
+                          base_flops=10_000, best_top1=10.0, final_top1=10.0, source=str(base / "checkpoint.pt"))
+            _run(tmp_path, "finetune", f"A-seed{seed}-{epochs}", {**settings, "epochs": 1, "lr": 0.001,
+                                                                   "checkpoint": str(pruned / "pruned.pt")},
+                 **common, variant="A", seed=seed, cfg=[1], params=400 + 100 * seed, flops=5_000, best_top1=accs[1] + seed,
+                 final_top1=accs[1], source=str(pruned / "pruned.pt"))
+    header, table = build_table(load_results(tmp_path))
+    rows = [dict(zip(header, row)) for row in table]
+    assert header[:5] == ["Dataset", "Method", "Model", "Variant", "Settings"] and len(rows) == 2
+    one, six = sorted(rows, key=lambda row: row["Settings"].split("epochs=")[1])
+    assert one["Settings"] == "cfg=[8], epochs=1" and six["Settings"] == "cfg=[16], epochs=6"
+    assert one["Baseline"].startswith("21.00") and one["Fine-tuned"].startswith("16.00")
+    assert six["Baseline"].startswith("81.50 ± 0.71") and six["Fine-tuned"].startswith("71.50 ± 0.71")
+    assert six["Params"] == "0.00M (↓45.0%)"              # (500 + 600) / 2 of 1000: the mean over seeds

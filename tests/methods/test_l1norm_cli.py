@@ -74,8 +74,8 @@ def test_collect_results_prints_the_table(small):
     assert proc.returncode == 0, proc.stderr
     row = [ln for ln in proc.stdout.splitlines() if ln.startswith("| cifar10")][0]
     cells = [c.strip() for c in row.strip("|").split("|")]
-    assert cells[:3] == ["cifar10", "vgg16_mlp", "A"]
-    assert cells[3] == f"{r['baseline']['best_top1']:.2f}" and cells[5] == f"{r['finetune']['best_top1']:.2f}"
+    assert cells[:4] == ["cifar10", "l1-norm", "vgg16_mlp", "A"]
+    assert cells[4] == f"{r['baseline']['best_top1']:.2f}" and cells[6] == f"{r['finetune']['best_top1']:.2f}"
     assert cells[-1].endswith(f"(↓{100 * r['pruned']['flops_reduction']:.1f}%)")
 
 
