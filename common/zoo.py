@@ -152,17 +152,20 @@ def download(url: str, part: Path, timeout: float = 60.0, progress=None) -> Path
     return part
 
 
-def verify(path: Path, source: dict) -> None:
-    """The file's sha256 against the entry's (or torchvision's prefix); on a mismatch the file is
-    deleted and the error says so."""
+def verify(path: Path, source: dict, delete: bool = True) -> None:
+    """The file's sha256 against the entry's (or torchvision's prefix); on a mismatch a download is deleted
+    (``delete``; a file given by hand is left alone) and the error says so."""
     digest = sha256_of(path)
     want = source.get("sha256") or source.get("hash_prefix")
     if not want:
         raise UserError(f"the manifest gives no sha256 for {source['url']}; refusing an unverified file")
     if not digest.startswith(want):
-        path.unlink(missing_ok=True)
-        raise UserError(f"{source['url']} does not match its sha256 (expected {want}, got {digest[:len(want)]}); "
-                        f"the file was deleted, nothing was kept")
+        if delete:
+            path.unlink(missing_ok=True)
+            raise UserError(f"{source['url']} does not match its sha256 (expected {want}, got {digest[:len(want)]}); "
+                            f"the file was deleted, nothing was kept")
+        raise UserError(f"{path} does not match the sha256 of {source['url']} (expected {want}, got "
+                        f"{digest[:len(want)]}): not the file of this entry")
 
 
 # --------------------------------------------------------------------------- conversion
@@ -193,6 +196,41 @@ def cfg_from_state_dict(arch: str, num_classes: int, state: dict) -> list:
     return cfg
 
 
+def expected_cfg(entry: dict, model) -> list | None:
+    """The widths an entry's model must have, where the entry says: an unpruned baseline and a weight-level model
+    (a mask on the full network) have the full widths; an L1-norm variant has the paper's (Li et al., Table 3);
+    None where the widths depend on the training (Network Slimming)."""
+    from common.models import build_model, default_cfg
+    from common.pruning.l1_norm import plan_keep_counts
+
+    if "cfg" in entry:
+        return list(entry["cfg"])
+    method = entry.get("method", "pretrained")
+    if method in ("pretrained", "weight-level") or entry.get("arm", "baseline") == "baseline":
+        return default_cfg(entry["arch"])
+    if method == "l1-norm" and entry.get("variant"):
+        base = build_model(entry["arch"], model.num_classes, model.in_channels)
+        counts = plan_keep_counts(base, entry["variant"])
+        cfg = list(base.cfg)
+        for g in base.channel_groups():
+            if g.name in counts:
+                cfg[g.cfg_index] = counts[g.name]
+        return cfg
+    return None
+
+
+def check_widths(entry: dict, model, file) -> None:
+    """One line unless the file's model has the widths its entry promises (a full-width file is not a pruned one)."""
+    from common.models import default_cfg
+
+    want = expected_cfg(entry, model)
+    if want is not None and list(model.cfg) != want:
+        raise UserError(f"{file} holds {entry['arch']} with widths {list(model.cfg)}, not those of {entry['name']} "
+                        f"({want}): it is not this entry's model")
+    if want is None and entry.get("arm", "baseline") != "baseline" and list(model.cfg) == default_cfg(entry["arch"]):
+        raise UserError(f"{file} holds a full-width {entry['arch']}, not the pruned model of {entry['name']}")
+
+
 def convert(file, entry: dict, out: Path, extra_meta: dict | None = None) -> dict:
     """Load a downloaded file (``weights_only=True``), rebuild ``entry['arch']`` with the widths it holds,
     load it strictly and write our checkpoint to ``out`` atomically; returns the checkpoint."""
@@ -215,10 +253,12 @@ def convert(file, entry: dict, out: Path, extra_meta: dict | None = None) -> dic
         model.load_state_dict(state, strict=True)
     except RuntimeError as e:
         raise UserError(f"{file} does not fit {entry['arch']} (cfg {cfg}): {str(e).splitlines()[0][:200]}") from None
+    check_widths(entry, model, file)
+    published = {**{k: entry[k] for k in ("top1", "top5") if k in entry}, **(extra_meta or {})}
     meta = {"variant": entry.get("variant"), "source": entry.get("source") or entry.get("url") or entry.get("weights"),
-            "name": entry["name"], **{k: entry[k] for k in ("top1", "top5") if k in entry}, **(extra_meta or {})}
+            "name": entry["name"], **{f"published_{k}": v for k, v in published.items()}}
     payload = make_checkpoint(model, entry["dataset"], entry.get("method", "pretrained"), entry.get("arm", "baseline"),
-                              meta=meta, best_acc=meta.get("top1"))
+                              meta=meta)
     save_checkpoint(payload, out)
     return payload
 
@@ -231,7 +271,9 @@ def fetch(name: str, directory=ROOT / "checkpoints", manifest=None, file=None, p
     directory = Path(directory)
     out = directory / f"{name}.pt"
     if file is not None:
-        convert(file, entry, out)
+        if entry.get("sha256") or "weights" in entry:     # a file given by hand is held to the entry's hash too
+            verify(Path(file), source_of(entry), delete=False)
+        convert(file, entry, out, {"top1": source_of(entry)["top1"]} if source_of(entry).get("top1") else None)
         return out
     if out.is_file():
         load_checkpoint(out)                 # a broken file is one clear line, not a silent reuse

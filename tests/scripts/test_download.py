@@ -82,7 +82,7 @@ def test_a_good_download_is_verified_converted_and_loads(server, tmp_path):
     out = fetch("r20", tmp_path, entry("r20", server.url + "/r20.pth", data, top1=91.5))
     ckpt = load_checkpoint(out)
     assert ckpt["arch"] == "resnet20" and ckpt["method"] == "pretrained" and ckpt["arm"] == "baseline"
-    assert ckpt["meta"]["top1"] == 91.5 and ckpt["cfg"] == model.cfg
+    assert ckpt["meta"]["published_top1"] == 91.5 and ckpt["best_acc"] is None and ckpt["cfg"] == model.cfg
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in ckpt["state_dict"].items())
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r20.pt"]
 
@@ -234,3 +234,23 @@ def test_a_pickle_of_code_is_refused_in_one_line_and_never_run(server, tmp_path,
     assert "holds objects other than tensors" in str(info.value) and "\n" not in str(info.value)
     assert "not a PyTorch file" not in str(info.value)
     assert "this code ran" not in capsys.readouterr().out and list(tmp_path.iterdir()) == []
+
+
+def test_the_converter_holds_a_file_to_its_entry(tmp_path):
+    """A full-width ResNet-34 is not the pruned ResNet-34-B of its entry; a file given by hand must match a hash
+    the entry knows; the entry's accuracy is recorded as published, not as measured."""
+    torch.manual_seed(0)
+    full = build_model("resnet34_narrow", 10, 3)
+    torch.save(full.state_dict(), tmp_path / "full.pth")
+    b = {"name": "b", "arch": "resnet34_narrow", "dataset": "fashion-mnist-jpeg", "method": "l1-norm",
+         "arm": "finetune", "variant": "B", "top1": 72.29, "url": "https://drive.google.com/x", "manual": True}
+    with pytest.raises(UserError, match=r"holds resnet34_narrow with widths \[16, 16, .*not those of b"):
+        fetch("b", tmp_path / "out", {"b": b}, file=tmp_path / "full.pth")
+    assert not (tmp_path / "out").exists()
+    pretrained = {"name": "p", "arch": "resnet34_narrow", "dataset": "fashion-mnist-jpeg", "top1": 70.0,
+                  "url": "https://x/p.pth", "sha256": hashlib.sha256(b"another file").hexdigest()}
+    with pytest.raises(UserError, match="full.pth does not match the sha256 of https://x/p.pth"):
+        fetch("p", tmp_path / "out", {"p": pretrained}, file=tmp_path / "full.pth")
+    pretrained["sha256"] = hashlib.sha256((tmp_path / "full.pth").read_bytes()).hexdigest()
+    ckpt = load_checkpoint(fetch("p", tmp_path / "out", {"p": pretrained}, file=tmp_path / "full.pth"))
+    assert ckpt["meta"]["published_top1"] == 70.0 and "top1" not in ckpt["meta"] and ckpt["best_acc"] is None
