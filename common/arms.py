@@ -31,13 +31,13 @@ from common.checkpoint import (check_meta, code_revision, load_checkpoint, make_
                                save_checkpoint, write_json)
 from common.data import DATASETS, DataSettings, ImageSettings, balanced_sample, dataset_info, make_loaders, num_samples
 from common.distributed import resolve_device
-from common.engine import TrainConfig, Trainer, evaluate, seed_everything
+from common.engine import TrainConfig, Trainer, evaluate, make_lr_fn, seed_everything
 from common.errors import UserError
 from common.flops import count_flops, count_params
 from common.masks import apply_mask_, kept_params
 from common.masks import sparsity as mask_sparsity
 from common.methods import Training, get_method
-from common.models import ModelSettings, build_model, check_kind
+from common.models import ModelSettings, build_model, check_kind, list_archs
 from common.runs import RUNS_ROOT, RunFolder, RunSettings, checked_save, run_folder, settings_of
 from common.settings import (Part, Settings, derived, entry_point, flag, main_guard, non_negative_int, positive_float,
                              positive_int)
@@ -96,8 +96,10 @@ def run_training(s, model, *, dataset, method, arm, tag, meta=None, hooks=(), ep
                 **(meta or {}), "code": method.code(uses_method)}
         if distributed.is_main():
             procs = f", {distributed.world_size()} processes" if distributed.world_size() > 1 else ""
+            first = (lr_fn or make_lr_fn(config))(start_step, max(len(train), 1))     # what the first step uses
+            lr = f"lr {config.base_lr:g}" + (f" ({first:g} from the first step)" if first != config.base_lr else "")
             print(f"{method.name} {arm}: {model.arch} on {dataset} ({num_samples(train)} train images{procs}), "
-                  f"{config.epochs} epochs, lr {config.base_lr}, run dir {run_dir}", flush=True)
+                  f"{config.epochs} epoch{'s' if config.epochs != 1 else ''}, {lr}, run dir {run_dir}", flush=True)
         trainer = Trainer(model, train, test, config, run_dir, meta, hooks=hooks, optimizer=optimizer, lr_fn=lr_fn,
                           args=s, mask=mask, resume=s.resume, device=device, start_step=start_step,
                           input_size=s.input_size(info), measured=measured)
@@ -127,9 +129,11 @@ def train(method, *, arch: str, dataset: str = "cifar10", training: str = "main"
     training additions (its :class:`~common.methods.Training`)."""
     m = get_method(method)
     t = m.trainings[training]
+    kind = DATASETS[dataset].kind if dataset in DATASETS else None
     parser, settings = entry_point(f"{m.name}: train", [
         Part(t.settings, title=m.name),
-        Part(ModelSettings, {"arch": arch}, "model"),
+        Part(ModelSettings, {"arch": arch}, "model",
+             helps={"arch": f"model (default {arch}); one of {', '.join(list_archs(kind))}"}),
         Part(DataSettings, {"dataset": dataset}, "data", choices={"dataset": sorted(DATASETS)}),
         Part(TrainConfig, recipe, "training"),
         Part(RunSettings, title="run folder")], name=f"{m.name}-train")

@@ -172,6 +172,7 @@ class TableSettings(Settings):
     runs: str = flag("runs", "root of the run folders (default runs)")
     data_dir: str = flag("data", "the dataset's folder (as main.py's --data-dir)")
     jobs: int = flag(1, "steps run at once (default 1)", type=positive_int)
+    dry_run: bool = flag(False, "list the table's steps (their folders, what each would do, their commands) and stop")
     rerun_changed: bool = flag(False, "finished steps whose code changed since (and the steps after them) run again; "
                                       "their old folders are kept as <folder>.stale-<time>")
     reuse_results: bool = flag(False, "take finished steps as done even when their code changed since")
@@ -180,7 +181,8 @@ class TableSettings(Settings):
 def parser(method):
     """The table command line of ``method``: :class:`TableSettings` and the method's ``table_settings``."""
     trees = " / ".join(f"{t}: {' '.join(a)}" for t, a in method.archs.items())
-    return entry_point(f"The table of {method.title}.", [
+    return entry_point(f"The table of {method.title}.\n\nFlags after -- go to every training step of the table "
+                       f"(e.g. -- --device cuda --amp --channels-last).", [
         Part(TableSettings, choices={"tree": sorted(method.archs), "dataset": sorted(DATASETS)},
              helps={"archs": f"models (default {trees})", "seeds": f"seeds 1..N (default {method.seeds})",
                     "epochs": f"default the recipe's ({method.epochs})",
@@ -220,6 +222,8 @@ def main(argv=None):
         plan = Plan(method, s, extra)
         method.table(plan)
         steps = list(plan.steps.values())
+        if s.dry_run:
+            return print_steps(steps)
         check_code(steps, s.rerun_changed, s.reuse_results)
         root = Path(plan.runs) / plan.dataset / method.name
         failed = run_steps(steps, s.jobs, root / "logs")
@@ -229,6 +233,21 @@ def main(argv=None):
 
     main_guard(run, p, flags, settings, interrupted="interrupted; every step it ran was stopped with its last "
                                                     "checkpoint intact: run the same command again to continue")
+
+
+def print_steps(steps: list[Step]):
+    """The table's steps in the order they run: what each would do now (skip, resume, run) and its command."""
+    stale = stale_steps(steps)
+    for i, step in enumerate(steps, 1):
+        state = step.state()
+        what = {"done": "skip (done)", "resume": "resume", "new": "run", "missing": "MISSING"}[state]
+        if step in stale:
+            what = "made by other code"
+        print(f"{i:3d}. {what:18s} {step.name}\n     {step.folder}")
+        if step.argv is not None:
+            print("     " + " ".join(map(str, step.command()[1:])))
+    todo = sum(s.state() != "done" for s in steps)
+    print(f"{len(steps)} steps, {todo} to run or resume, {len(stale)} made by other code (a dry run: nothing ran)")
 
 
 def check_code(steps: list[Step], rerun: bool, reuse: bool):

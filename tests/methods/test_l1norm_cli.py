@@ -172,3 +172,14 @@ def test_pruning_a_pruned_and_fine_tuned_model_again_says_so(small, tmp_path):
     first = run_entry(f"{M}/prune.py", "--checkpoint", root / "baseline" / "checkpoint.pt", "--ratio", "0.5",
                       "--data-dir", root / "data", "--save", tmp_path / "first")
     assert first.returncode == 0 and "note:" not in first.stderr
+
+
+def test_help_lists_the_models_of_the_recipes_kind_and_the_header_the_lr_used(tmp_path):
+    help_text = " ".join(run_entry(f"{M}/main.py", "--help").stdout.split())
+    assert "one of densenet40," in help_text and "resnet56" in help_text and "resnet50," not in help_text
+    write_cifar10(tmp_path / "data", n_per_batch=8, n_test=8)
+    proc = run_entry(f"{M}/main.py", "--arch", "vgg16_mlp", "--cfg", TINY, "--data-dir", tmp_path / "data", "--epochs",
+                     "1", "--no-progress", "--save", tmp_path / "run")
+    assert proc.returncode == 0, proc.stderr
+    header = proc.stdout.splitlines()[0]
+    assert "1 epoch, lr 0.1 (0.001 from the first step)" in header     # the step schedule decays at int(0.5 x 1) = 0

@@ -181,3 +181,12 @@ def test_quickstart_help_prints_what_it_runs_and_runs_nothing(script, tmp_path):
     proc = subprocess.run(["bash", str(copy / script), "--help"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and "pipeline" in proc.stdout and "set -euo" not in proc.stdout
     assert sorted(p.name for p in (tmp_path / "repo").iterdir()) == ["scripts"]
+
+
+def test_a_dry_run_lists_the_steps_and_runs_nothing(tmp_path):
+    proc = table_here("l1-norm", "--archs", "resnet56", "--seeds", "1", "--runs", str(tmp_path / "runs"), "--dry-run")
+    assert proc.returncode in (0, None), proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].split()[:3] == ["1.", "run", "resnet56"] and "cifar/l1-norm/main.py --arch resnet56" in lines[2]
+    assert lines[-1] == "9 steps, 9 to run or resume, 0 made by other code (a dry run: nothing ran)"
+    assert not (tmp_path / "runs").exists()
