@@ -155,7 +155,8 @@ def experiment_labels(signatures) -> dict:
 
 
 def table_rows(rows, metric="best"):
-    """The table's rows before formatting: ``(arms, [((dataset, method, arch, variant, experiment), {arm: [result]})])``.
+    """The table's rows before formatting: ``(arms, [(row key, {arm: [result]})])``, a row key being
+    ``(dataset, method, arch, variant, experiment)``.
 
     A row is one experiment: runs of one dataset, method, arch and variant whose settings differ only by their
     seed, as are the runs their lineage started from (``source`` links followed to the baseline or the method's

@@ -27,7 +27,7 @@ class Step:
     """One run of a table or a sequence, in its folder."""
 
     name: str                       # what the log says, e.g. "vgg19 seed1 prune p0.7"
-    argv: Optional[list]            # script and flags, without --save / --resume (None: a call, or a file from elsewhere)
+    argv: Optional[list]            # script and flags, without --save / --resume (None: a call, or a file)
     folder: Path
     arch: str = ""
     seed: int = 0

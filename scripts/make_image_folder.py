@@ -8,7 +8,9 @@
 writes ``OUT/train/<k>_<class>/<i>.JPEG`` and ``OUT/val/...`` (the first images of each class of the
 training and test splits; Fashion-MNIST's 28x28 grey images zero-padded to 32x32 and stored as RGB).
 Train on it with ``--dataset fashion-mnist-jpeg --data-dir OUT`` (``cifar10`` -> ``cifar10-jpeg``).
-The folder appears complete or not at all.
+``--imagenet-classes`` spreads the images over 1000 class folders (``n00000000`` ... ``n00000999``) instead, so
+that ``--dataset imagenet --data-dir OUT`` accepts the folder: an offline smoke test of an ImageNet checkpoint
+(``scripts/evaluate.py``; its accuracy there means nothing). The folder appears complete or not at all.
 """
 
 import shutil
@@ -33,7 +35,7 @@ def write_split(images, labels, root: Path, per_class: int, names, size: int, qu
 
     written = 0
     for k, name in enumerate(names):
-        folder = root / f"{k}_{name}"
+        folder = root / (name if name.startswith("n0") else f"{k}_{name}")
         folder.mkdir(parents=True)
         for i in torch.nonzero(labels == k).flatten()[:per_class].tolist():
             image = images[i].expand(3, -1, -1) if images.shape[1] == 1 else images[i]
@@ -53,6 +55,8 @@ def main(argv=None):
     p.add_argument("--val-per-class", type=positive_int, default=100)
     p.add_argument("--size", type=positive_int, default=32, help="side of the written images (default 32)")
     p.add_argument("--quality", type=positive_int, default=90, help="JPEG quality (default 90)")
+    p.add_argument("--imagenet-classes", action="store_true",
+                   help="1000 class folders named like ImageNet's, for a smoke test of an ImageNet checkpoint")
 
     def run(args):
         out = Path(args.out)
@@ -64,8 +68,13 @@ def main(argv=None):
             counts = []
             for split, train, per_class in (("train", True, args.train_per_class), ("val", False, args.val_per_class)):
                 images, labels = load_split(args.dataset, args.data_dir, train=train)
-                counts.append(write_split(images, labels, tmp / split, per_class, CLASSES[args.dataset], args.size,
-                                          args.quality))
+                names = CLASSES[args.dataset]
+                if args.imagenet_classes:           # the images dealt out over 1000 classes: labels mean nothing
+                    names, labels = [f"n{k:08d}" for k in range(1000)], torch.arange(len(labels)) % 1000
+                    if len(images) < 1000 * per_class:
+                        raise UserError(f"{args.dataset}'s {split} split has {len(images)} images: not {per_class} "
+                                        f"for each of 1000 classes")
+                counts.append(write_split(images, labels, tmp / split, per_class, names, args.size, args.quality))
             tmp.rename(out)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)

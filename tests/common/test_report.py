@@ -158,15 +158,16 @@ def test_the_table_never_averages_different_experiments_and_says_what_differs(tm
     for epochs, cfg, accs, seeds in ((1, "[8]", (20.0, 15.0), (1,)), (6, "[16]", (80.0, 70.0), (1, 2))):
         for seed in seeds:
             settings = {"arch": "vgg16_mlp", "cfg": cfg, "epochs": epochs, "lr": 0.1, "seed": seed}
-            base = _run(tmp_path, "baseline", f"seed{seed}-{epochs}", settings, **common, variant=None, seed=seed, cfg=[1],
-                        params=1000, flops=10_000, best_top1=accs[0] + seed, final_top1=accs[0])
+            base = _run(tmp_path, "baseline", f"seed{seed}-{epochs}", settings, **common, variant=None, seed=seed,
+                        cfg=[1], params=1000, flops=10_000, best_top1=accs[0] + seed, final_top1=accs[0])
             pruned = _run(tmp_path, "pruned", f"A-seed{seed}-{epochs}", {**settings, "checkpoint": str(base)},
-                          **common, variant="A", seed=seed, cfg=[1], params=400 + 100 * seed, flops=5_000, base_params=1000,
-                          base_flops=10_000, best_top1=10.0, final_top1=10.0, source=str(base / "checkpoint.pt"))
+                          **common, variant="A", seed=seed, cfg=[1], params=400 + 100 * seed, flops=5_000,
+                          base_params=1000, base_flops=10_000, best_top1=10.0, final_top1=10.0,
+                          source=str(base / "checkpoint.pt"))
             _run(tmp_path, "finetune", f"A-seed{seed}-{epochs}", {**settings, "epochs": 1, "lr": 0.001,
                                                                    "checkpoint": str(pruned / "pruned.pt")},
-                 **common, variant="A", seed=seed, cfg=[1], params=400 + 100 * seed, flops=5_000, best_top1=accs[1] + seed,
-                 final_top1=accs[1], source=str(pruned / "pruned.pt"))
+                 **common, variant="A", seed=seed, cfg=[1], params=400 + 100 * seed, flops=5_000,
+                 best_top1=accs[1] + seed, final_top1=accs[1], source=str(pruned / "pruned.pt"))
     header, table = build_table(load_results(tmp_path))
     rows = [dict(zip(header, row)) for row in table]
     assert header[:5] == ["Dataset", "Method", "Model", "Variant", "Settings"] and len(rows) == 2

@@ -254,3 +254,26 @@ def test_the_converter_holds_a_file_to_its_entry(tmp_path):
     pretrained["sha256"] = hashlib.sha256((tmp_path / "full.pth").read_bytes()).hexdigest()
     ckpt = load_checkpoint(fetch("p", tmp_path / "out", {"p": pretrained}, file=tmp_path / "full.pth"))
     assert ckpt["meta"]["published_top1"] == 70.0 and "top1" not in ckpt["meta"] and ckpt["best_acc"] is None
+
+
+@pytest.mark.skipif(not __import__("helpers").HAVE_FASHION, reason="Fashion-MNIST not installed")
+def test_an_imagenet_checkpoint_is_smoke_tested_offline(tmp_path):
+    """A 1000-class image folder of real images (make_image_folder.py --imagenet-classes) passes the imagenet
+    dataset's check, and evaluate.py runs torchvision's ResNet-18 layout on it: top-1/top-5, loss, counts."""
+    from common.checkpoint import make_checkpoint, save_checkpoint
+
+    made = run_entry("scripts/make_image_folder.py", "--out", tmp_path / "in1k", "--imagenet-classes",
+                     "--train-per-class", "1", "--val-per-class", "1")
+    assert made.returncode == 0, made.stderr
+    assert len(list((tmp_path / "in1k" / "val").iterdir())) == 1000
+    torch.manual_seed(0)
+    save_checkpoint(make_checkpoint(build_model("resnet18", 1000, 3), "imagenet", "pretrained", "baseline"),
+                    tmp_path / "r18.pt")
+    proc = run_entry("scripts/evaluate.py", "--checkpoint", tmp_path / "r18.pt", "--data-dir", tmp_path / "in1k",
+                     "--test-subset", "100", "--image-size", "32", "--workers", "0", "--json")
+    assert proc.returncode == 0, proc.stderr
+    figures = json.loads(proc.stdout)
+    assert figures["images"] == 100 and 0 <= figures["top1"] <= figures["top5"] <= 100
+    assert figures["params"] == 11_689_512 and figures["loss"] > 0
+    assert_one_line_error(run_entry("scripts/evaluate.py", "--checkpoint", tmp_path / "r18.pt", "--dataset",
+                                    "fashion-mnist"), "classifies 1000 classes of 3-channel images")
