@@ -32,7 +32,8 @@ def test_resume_with_a_changed_flag_is_refused_naming_the_flag(tmp_path, flags):
     assert_one_line_error(run_entry(M, *flags, "--save", run, "--dataset", "cifar10", "--resume"),
                           "(--dataset differ)")
     assert_one_line_error(run_entry(M, *flags, "--save", run), "already holds a run", "--resume")
-    assert run_entry(M, *flags, "--save", run, "--resume", "--device", "cpu").returncode == 0   # not a setting
+    resumed = run_entry(M, *flags, "--save", run, "--resume", "--device", "cpu")     # --device: not a setting
+    assert resumed.returncode == 0 and f"resumed after epoch 1 of 1 ({run / 'checkpoint.pt'})" in resumed.stdout
 
 
 def test_default_folders_are_named_by_the_settings(tmp_path, flags, monkeypatch):

@@ -177,6 +177,12 @@ def test_pruning_a_pruned_and_fine_tuned_model_again_says_so(small, tmp_path):
 def test_help_lists_the_models_of_the_recipes_kind_and_the_header_the_lr_used(tmp_path):
     help_text = " ".join(run_entry(f"{M}/main.py", "--help").stdout.split())
     assert "one of densenet40," in help_text and "resnet56" in help_text and "resnet50," not in help_text
+    for flag, words in (("--momentum MOMENTUM", "SGD momentum (default 0.9)"),
+                        ("--seed SEED", "seed of the initialisation and the data order (default 1)"),
+                        ("--data-dir DATA_DIR", "folder holding cifar-10-batches-py/"),
+                        ("--test-batch-size TEST_BATCH_SIZE", "images per evaluation batch (default 256; no effect"),
+                        ("--device DEVICE", "cuda, cuda:N or cpu")):
+        assert f"{flag} {words}" in help_text, flag
     write_cifar10(tmp_path / "data", n_per_batch=8, n_test=8)
     proc = run_entry(f"{M}/main.py", "--arch", "vgg16_mlp", "--cfg", TINY, "--data-dir", tmp_path / "data", "--epochs",
                      "1", "--no-progress", "--save", tmp_path / "run")
