@@ -157,3 +157,14 @@ def test_a_failed_run_in_the_default_folder_leaves_no_empty_folders(tmp_path, mo
                      "resnet34_narrow", "--epochs", "1", *(["--resume"] if case != "no val/" else []))
     assert_one_line_error(proc, "no folder" if case == "no val/" else "nothing to resume")
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_cifar_run_on_an_unreadable_batch_leaves_no_empty_folders(tmp_path, monkeypatch):
+    from helpers import write_cifar10
+
+    write_cifar10(tmp_path / "data", n_per_batch=8, n_test=8)
+    (tmp_path / "data" / "cifar-10-batches-py" / "data_batch_3").write_bytes(b"not a pickle")
+    monkeypatch.chdir(tmp_path)
+    proc = run_entry("cifar/l1-norm/main.py", "--data-dir", tmp_path / "data", "--epochs", "1")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert not (tmp_path / "runs").exists()
