@@ -18,6 +18,7 @@ refused) and runs the one engine with ``TrainConfig.of(settings)``. ``--help`` i
 from __future__ import annotations
 
 import sys
+import time
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -304,6 +305,7 @@ def _build_published(s, m, default_dataset):
 
 
 def _prune(s, m, ckpt, model, variant, save, info):
+    started = time.perf_counter()
     seed_everything(s.seed)
     device = resolve_device(s.device)
     model.to(device)
@@ -322,12 +324,14 @@ def _prune(s, m, ckpt, model, variant, save, info):
     out = m.prune(s, model, ckpt, PruneData(train_loader, test_loader, shape, sample, save))
     pruned = out.model.to(device)
     top1 = evaluate(pruned, test_loader, device)[1]
+    cost = {"prune_s": round(time.perf_counter() - started, 2), "device": distributed.device_name(device)}
     meta = {"variant": variant, "seed": s.seed, "base_cfg": base_cfg, "base_flops": base_flops,
             "base_params": base_params, "base_top1": base_top1, "source": str(s.checkpoint),
-            "base_arm": ckpt["arm"]}
+            "base_arm": ckpt["arm"], "source_cost": ckpt.get("cost")}
     record = {"variant": variant, "seed": s.seed, "base_cfg": base_cfg, "top1_before": base_top1,
               "top1_after": top1, "best_top1": top1, "final_top1": top1, "base_params": base_params,
-              "base_flops": base_flops, "source": str(s.checkpoint), "base_arm": ckpt["arm"], "report": out.report}
+              "base_flops": base_flops, "source": str(s.checkpoint), "base_arm": ckpt["arm"], "report": out.report,
+              "cost": cost, "source_cost": ckpt.get("cost")}
     result = write_pruned(save, pruned, out.mask, dataset=s.dataset, method=m, meta=meta, record=record,
                           input_size=shape, args=s)
     print(f"{m.name} {variant}: top-1 {base_top1:.2f}% -> {top1:.2f}% (before fine-tuning); "
@@ -394,7 +398,7 @@ def _retrain(method, arm: str, argv, recipe, description, budget_cap=None):
         s, ckpt = _load_pruned(s, m.name, m.accepts, arm)
         seed_everything(s.seed)
         variant, mask = ckpt["meta"]["variant"], ckpt.get("mask")
-        meta = {"variant": variant, "source": s.checkpoint}
+        meta = {"variant": variant, "source": s.checkpoint, "source_cost": ckpt["meta"].get("source_cost")}
         if arm == "finetune":
             model, epochs, run_arm = model_from_checkpoint(ckpt), None, "finetune"
         else:

@@ -106,3 +106,13 @@ def resolve_device(name: str | None):
     elif device.type != "cpu":
         raise UserError(f"--device {name} is not a training device (cpu, cuda, cuda:N, mps)")
     return device
+
+
+def device_name(device) -> str:
+    """What a figure was measured on: the GPU's name, or ``cpu-<machine>-<threads>threads``."""
+    import platform
+
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device).replace(" ", "_")
+    return f"{device.type}-{platform.machine()}-{torch.get_num_threads()}threads"

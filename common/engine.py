@@ -327,6 +327,7 @@ class Trainer:
         self.epoch, self.step, self.lr = start_step // len(train_loader), start_step, config.base_lr
         self._skip = start_step % len(train_loader)    # iterations of the first epoch not trained
         self.best_acc, self.best_epoch, self.elapsed = -1.0, -1, 0.0
+        self.images_seen = 0           # training images processed (over all processes): the run's compute
         self.history = []
         self.resumed = False
         self.mask, self._mask_keeper = None, None
@@ -336,7 +337,7 @@ class Trainer:
 
     def set_mask(self, mask: dict | None):
         """Keep ``mask`` applied from now on: zero the pruned weights and their optimizer state."""
-        self.mask = to_cpu_bool(mask)
+        self.mask, self._macs = to_cpu_bool(mask), None
         self._mask_keeper = MaskKeeper(self.model, mask) if mask is not None else None
         if self._mask_keeper is not None:
             self._mask_keeper.apply()
@@ -352,7 +353,8 @@ class Trainer:
             self.model, self.meta["dataset"], self.meta["method"], self.meta["arm"], epoch=epoch,
             mask=self.mask, optimizer=self.optimizer, best_acc=self.best_acc, args=self.args,
             meta=self.meta, step=self.step, best_epoch=self.best_epoch, elapsed=self.elapsed,
-            history=self.history, rng=rng_state(), processes=self.world,
+            history=self.history, rng=rng_state(), processes=self.world, images_seen=self.images_seen,
+            cost=self.cost(),
             hooks=[h.state_dict() for h in self.hooks])
 
     def _resume(self):
@@ -377,6 +379,7 @@ class Trainer:
         self.epoch, self.step = ckpt["epoch"] + 1, ckpt["step"]
         self.best_acc, self.best_epoch, self.elapsed = ckpt["best_acc"], ckpt["best_epoch"], ckpt["elapsed"]
         self.history = ckpt["history"]
+        self.images_seen = ckpt.get("images_seen", 0)
         self.set_mask(ckpt.get("mask", self.mask))
         self._restore_best(ckpt)
         if len(ckpt["hooks"]) != len(self.hooks):
@@ -464,6 +467,7 @@ class Trainer:
             count = torch.tensor(float(seen), device=self.device)
             distributed.all_reduce_sum_(loss_sum, correct, count)
             seen = int(count.item())
+        self.images_seen += seen
         return loss_sum.item() / max(seen, 1), 100.0 * correct.item() / max(seen, 1), seen / max(seconds, 1e-9), seconds
 
     def train_steps(self, steps: int, first_epoch: int | None = None) -> float:
@@ -539,11 +543,29 @@ class Trainer:
               f"acc {tr_acc:.2f}%  test loss {te_loss:.4f} acc {te_acc:.2f}%  best {self.best_acc:.2f}%  "
               f"{rate:.0f} img/s", flush=True)
 
+    def forward_macs(self) -> int:
+        """Multiply-accumulates of one forward pass of one image (the non-zero ones of a masked model); counted
+        once per mask."""
+        from common.flops import count_flops
+
+        if self._macs is None:
+            shape = self.input_size or tuple(next(iter(self.test_loader))[0].shape[1:])
+            self._macs = count_flops(self.measured, shape, self.mask is not None)
+        return self._macs
+
+    def cost(self) -> dict:
+        """The training compute the run has spent so far: images seen, training FLOPs estimated as 3 x forward MACs
+        per image seen (a forward and a backward pass twice its cost, the usual estimate), training seconds (without
+        evaluation), the device and device-hours (seconds x processes)."""
+        macs = self.forward_macs()
+        return {"images": self.images_seen, "forward_macs": macs, "train_flops": 3 * macs * self.images_seen,
+                "train_s": round(self.elapsed, 2), "device": distributed.device_name(self.device),
+                "processes": self.world, "device_hours": round(self.elapsed * self.world / 3600, 6)}
+
     def write_result(self, extra: dict | None = None) -> dict:
-        from common.flops import count_flops, count_params
+        from common.flops import count_params
 
         nonzero = self.mask is not None
-        shape = self.input_size or tuple(next(iter(self.test_loader))[0].shape[1:])
         final_acc = self.history[-1][4] if self.history else self.best_acc
         result = {
             **{k: v for k, v in self.meta.items() if k not in ("base_cfg",)},
@@ -554,9 +576,10 @@ class Trainer:
             "best_epoch": self.best_epoch + 1,
             "final_top1": final_acc,
             "params": kept_params(self.model, self.mask) if nonzero else count_params(self.model),
-            "flops": count_flops(self.measured, shape, nonzero),
+            "flops": self.forward_macs(),
             **({"sparsity": sparsity(self.mask)} if nonzero else {}),
             "wall_time_s": round(self.elapsed, 2),
+            "cost": self.cost(),
             "train_config": recorded(self.config),
             "code_revision": code_revision(),
         }

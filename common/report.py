@@ -121,6 +121,8 @@ NOT_EXPERIMENT = ("seed", "checkpoint", "step")
 def run_settings(r) -> dict:
     """The settings of the run behind result ``r``: its folder's ``args.json`` (the recorded flags) if there is one,
     else the training settings its result recorded; without the seed and the checkpoint it started from."""
+    if isinstance(r.get("_settings"), dict):          # a run read back from a table's CSV
+        return r["_settings"]
     path = Path(r["_path"]).parent / "args.json" if "_path" in r else None
     recorded = None
     if path is not None and path.is_file():
@@ -168,7 +170,8 @@ def table_rows(rows, metric="best"):
     the arch, else the ``top1_before`` its pruned runs recorded."""
     key_acc = "best_top1" if metric == "best" else "final_top1"
     by_dir = {str(Path(r["_path"]).resolve().parent): r for r in rows if "_path" in r}
-    root_sig = {id(r): _text(run_settings(root_run(r, by_dir))) for r in rows}
+    root_sig = {id(r): _text(r["_lineage"] if isinstance(r.get("_lineage"), dict)
+                             else run_settings(root_run(r, by_dir))) for r in rows}
     own_sig = {id(r): _text(run_settings(r)) for r in rows}
     per_arch = defaultdict(lambda: defaultdict(list))  # (dataset, method, arch, root) -> arm -> results
     groups = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))  # row -> arm -> own settings -> results
@@ -285,7 +288,8 @@ def results_parser(doc: str) -> argparse.ArgumentParser:
 def main(argv=None):
     p = results_parser(__doc__)
     p.add_argument("--out", default=None, help="also write the markdown table here")
-    p.add_argument("--csv", default=None, help="also write the table as CSV")
+    p.add_argument("--csv", default=None, help="also write the table as CSV (a row per run, then the aggregated rows)")
+    p.add_argument("--format", choices=("md", "csv", "json"), default="md", help="what is printed (default md)")
     p.add_argument("--columns", default="",
                    help="comma-separated result.json fields to add as columns (mean over the row's runs), "
                         "e.g. sparsity,epochs_total")
@@ -299,23 +303,150 @@ def main(argv=None):
         print(f"error: no result.json under {root}" + (f" for method {args.method}" if args.method else ""),
               file=sys.stderr)
         return 2
-    write_table(rows, args.metric, [c for c in args.columns.split(",") if c], root, args.out, args.csv)
+    write_table(rows, args.metric, [c for c in args.columns.split(",") if c], root, args.out, args.csv, args.format)
     return 0
 
 
-def write_table(rows, metric="best", columns=(), where="", out=None, csv_path=None):
-    """Print the table of ``rows`` (markdown), and write it to ``out`` / ``csv_path`` if given."""
+def _train_flops(r):
+    cost = r.get("cost")
+    return cost.get("train_flops") if isinstance(cost, dict) else None
+
+
+def fmt_flops(value) -> str:
+    """Training compute with an SI prefix (``3.1 TFLOP``)."""
+    if value is None:
+        return "–"
+    for scale, unit in ((1e18, "EFLOP"), (1e15, "PFLOP"), (1e12, "TFLOP"), (1e9, "GFLOP"), (1e6, "MFLOP")):
+        if value >= scale:
+            return f"{value / scale:.3g} {unit}"
+    return f"{value:.3g} FLOP"
+
+
+def amortised(runs, pruned_of_root, by_dir):
+    """Mean over ``runs`` of (the cost of the run their lineage started from / the k pruned models cut from it)
+    + their own cost: the large model's training shared by every model it yielded."""
+    values = []
+    for r in runs:
+        root, own = root_run(r, by_dir), _train_flops(r)
+        k = pruned_of_root.get(root.get("_path"), 0)
+        if own is None or root is r or _train_flops(root) is None or not k:
+            continue
+        values.append(_train_flops(root) / k + own)
+    return (sum(values) / len(values), values) if values else (None, [])
+
+
+def build_cost_table(rows, row_list):
+    """The training compute of every row: each arm's own (mean over seeds), the fine-tuned model's with its
+    baseline's cost shared over the k pruned models cut from that baseline, and k."""
+    by_dir = {str(Path(r["_path"]).resolve().parent): r for r in rows if "_path" in r}
+    pruned_of_root = defaultdict(int)
+    for r in rows:
+        if r["arm"] == "pruned":
+            pruned_of_root[root_run(r, by_dir).get("_path")] += 1
+    experiments = any(key[4] for key, _ in row_list)
+    arms = ["baseline", "finetune", "scratch-E", "scratch-B"]
+    header = ["Dataset", "Method", "Model", "Variant", *(["Settings"] if experiments else []),
+              *(ARM_TITLES[a] for a in arms), "Fine-tuned + baseline/k", "k"]
+    table = []
+    for (dataset, method, arch, variant, experiment), arm_results in row_list:
+        cells = [dataset, method, arch, variant, *([experiment or "–"] if experiments else [])]
+        for a in arms:
+            cells.append(fmt_flops(_mean([_train_flops(r) for r in arm_results.get(a, [])])))
+        ft = arm_results.get("finetune", [])
+        mean, _ = amortised(ft, pruned_of_root, by_dir)
+        ks = [pruned_of_root.get(root_run(r, by_dir).get("_path"), 0) for r in ft if root_run(r, by_dir) is not r]
+        cells += [fmt_flops(mean), f"{_mean(ks):g}" if ks else "–"]
+        table.append(cells)
+    return header, table
+
+
+CSV_FIELDS = ["dataset", "method", "arch", "variant", "settings", "arm", "seed", "best_top1", "final_top1", "params",
+              "flops", "base_params", "base_flops", "sparsity", "epochs", "train_flops", "device_hours", "device",
+              "run_settings", "lineage"]
+
+
+def long_rows(rows, metric="best"):
+    """One row per run (model x variant x arm x seed; a baseline shared by several table rows once), with the row
+    label the table gives it, and after each cell's runs its aggregated rows (``seed`` = ``mean`` / ``std``, with
+    ``n`` in ``epochs``)."""
+    _, row_list = table_rows(rows, metric)
+    out, key_acc, written = [], "best_top1" if metric == "best" else "final_top1", set()
+    by_dir = {str(Path(r["_path"]).resolve().parent): r for r in rows if "_path" in r}
+    for (dataset, method, arch, variant, experiment), arm_results in row_list:
+        for arm, runs in arm_results.items():
+            for r in runs:
+                if id(r) in written:       # a baseline shared by several rows: one line
+                    continue
+                written.add(id(r))
+                cost = r.get("cost") if isinstance(r.get("cost"), dict) else {}
+                out.append({"dataset": dataset, "method": method, "arch": arch, "variant": variant,
+                            "settings": experiment, "arm": arm, "seed": r.get("seed", ""),
+                            **{f: r.get(f, "") for f in ("best_top1", "final_top1", "params", "flops", "base_params",
+                                                         "base_flops", "sparsity", "epochs")},
+                            "train_flops": cost.get("train_flops", ""), "device_hours": cost.get("device_hours", ""),
+                            "device": cost.get("device", ""), "run_settings": json.dumps(run_settings(r)),
+                            "lineage": json.dumps(run_settings(root_run(r, by_dir)))})
+            accs = [r[key_acc] for r in runs if isinstance(r.get(key_acc), (int, float))]
+            if accs:
+                m, sd, n = mean_std(accs)
+                for stat, value in (("mean", m), ("std", sd)):
+                    out.append({"dataset": dataset, "method": method, "arch": arch, "variant": variant,
+                                "settings": experiment, "arm": arm, "seed": stat, key_acc: value, "epochs": n})
+    return out
+
+
+def rows_from_csv(path):
+    """The per-run rows of a table's CSV as results ``build_table`` takes (the aggregated rows are skipped)."""
+    results = []
+    with open(path, newline="") as f:
+        for row in csv.DictReader(f):
+            if row["seed"] in ("mean", "std"):
+                continue
+            r = {k: v for k, v in row.items() if v != ""}
+            for k in ("best_top1", "final_top1", "sparsity"):
+                if k in r:
+                    r[k] = float(r[k])
+            for k in ("params", "flops", "base_params", "base_flops", "epochs"):
+                if k in r:
+                    r[k] = int(float(r[k]))
+            if "train_flops" in r:
+                r["cost"] = {"train_flops": float(r.pop("train_flops"))}
+            r["variant"] = None if row["arm"] == "baseline" or row["variant"] == "–" else row["variant"]
+            r["_settings"], r["_lineage"] = json.loads(row["run_settings"]), json.loads(row["lineage"])
+            results.append(r)
+    return results
+
+
+def write_table(rows, metric="best", columns=(), where="", out=None, csv_path=None, fmt="md"):
+    """Print the table of ``rows`` (``fmt``: markdown -- accuracy and training compute --, csv or json: one row
+    per run and the aggregated rows), and write the markdown to ``out`` and the CSV to ``csv_path`` if given."""
     header, table = build_table(rows, metric, columns)
     md = to_markdown(header, table)
-    print(md)
-    print(f"\ntop-1 (%) = {metric} test accuracy, mean ± std over seeds; "
-          f"FLOPs = conv+linear multiply-accumulates; {len(rows)} runs" + (f" from {where}" if where else ""))
+    cost_header, cost_table = build_cost_table(rows, table_rows(rows, metric)[1])
+    cost_md = to_markdown(cost_header, cost_table)
+    note = (f"top-1 (%) = {metric} test accuracy, mean ± std over seeds; FLOPs = conv+linear multiply-accumulates; "
+            f"{len(rows)} runs" + (f" from {where}" if where else ""))
+    cost_note = ("training compute = 3 x forward MACs x training images seen (forward + backward, the usual "
+                 "estimate); fine-tuned + baseline/k: the baseline's training shared over the k models pruned from it")
+    long = long_rows(rows, metric)
+    if fmt == "md":
+        print(md + f"\n\n{note}\n\nTraining compute\n\n" + cost_md + f"\n\n{cost_note}")
+    elif fmt == "csv":
+        writer = csv.DictWriter(sys.stdout, CSV_FIELDS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(long)
+    else:
+        print(json.dumps({"table": [dict(zip(header, row)) for row in table],
+                          "compute": [dict(zip(cost_header, row)) for row in cost_table], "runs": long}, indent=1))
     if out:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
-        Path(out).write_text(md + "\n")
+        Path(out).write_text(md + f"\n\n{note}\n\n## Training compute\n\n{cost_md}\n\n{cost_note}\n")
     if csv_path:
+        Path(csv_path).parent.mkdir(parents=True, exist_ok=True)
         with open(csv_path, "w", newline="") as f:
-            csv.writer(f).writerows([header] + table)
+            writer = csv.DictWriter(f, CSV_FIELDS, extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(long)
 
 
 if __name__ == "__main__":

@@ -268,8 +268,8 @@ def check_code(steps: list[Step], rerun: bool, reuse: bool):
 
 
 def report(method, steps: list[Step], dataset: str, root: Path):
-    """The table of the steps' results (this table's runs only), printed and in ``root/table.md``,
-    and its plot in ``root/plot.png``."""
+    """The table of the steps' results (this table's runs only), printed and in ``root/table.md`` (with its training
+    compute) and ``root/table.csv`` (a row per run, then the aggregated rows), and its plot in ``root/plot.png``."""
     from common.plots import plot_data, render
     from common.report import read_results, write_table
 
@@ -279,7 +279,7 @@ def report(method, steps: list[Step], dataset: str, root: Path):
         return
     options = method.report
     metric = options.get("metric", "best")
-    write_table(rows, metric, options.get("columns", ()), out=root / "table.md")
+    write_table(rows, metric, options.get("columns", ()), out=root / "table.md", csv_path=root / "table.csv")
     data = plot_data(rows, metric)
     if data:
         render(data, root / "plot.png", metric)

@@ -8,14 +8,12 @@ architecture from scratch -- Scratch-E is the method's own final step (spec B.5)
 
 from __future__ import annotations
 
-import platform
 from dataclasses import dataclass
 from typing import Optional
 
-import torch
 
 from common.data import dataset_info, holdout_indices, set_epoch
-from common.distributed import resolve_device
+from common.distributed import device_name, resolve_device
 from common.errors import UserError
 from common.methods.base import Method, Pruned, Training, register_method
 from common.models import check_kind
@@ -192,12 +190,6 @@ class _FirstBatches:
             yield x.to(self.device, non_blocking=True)
 
 
-def _device_name(device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device).replace(" ", "_")
-    return f"cpu-{platform.machine()}-{torch.get_num_threads()}threads"
-
-
 def search(s, net, ckpt, data) -> Pruned:
     device = resolve_device(s.device)
     info = dataset_info(s.dataset)
@@ -208,7 +200,7 @@ def search(s, net, ckpt, data) -> Pruned:
     latency = None
     if s.max_latency_ms is not None or s.min_latency_ms is not None:
         size = "x".join(map(str, data.input_size))
-        latency = LatencyTable(RUNS_ROOT / "latency" / f"{_device_name(device)}-{size}-b{s.latency_batch}.json",
+        latency = LatencyTable(RUNS_ROOT / "latency" / f"{device_name(device)}-{size}-b{s.latency_batch}.json",
                                device, s.latency_batch)
 
     def figures(encoding):
@@ -245,7 +237,7 @@ def search(s, net, ckpt, data) -> Pruned:
     model = generate(net, encoding)
     recalibrate_bn(model, recal)
     hours = {"pruningnet_hours": round(ckpt.get("elapsed", 0.0) / 3600, 4),
-             "search_hours": round(result.get("search_s", 0.0) / 3600, 4), "device": _device_name(device)}
+             "search_hours": round(result.get("search_s", 0.0) / 3600, 4), "device": device_name(device)}
     if latency is not None:
         hours["latency_table_s"] = round(latency.measured_s, 2)
     print(f"encoding {list(encoding)} -> cfg {model.cfg}")

@@ -176,3 +176,64 @@ def test_the_table_never_averages_different_experiments_and_says_what_differs(tm
     assert one["Baseline"].startswith("21.00") and one["Fine-tuned"].startswith("16.00")
     assert six["Baseline"].startswith("81.50 ± 0.71") and six["Fine-tuned"].startswith("71.50 ± 0.71")
     assert six["Params"] == "0.00M (↓45.0%)"              # (500 + 600) / 2 of 1000: the mean over seeds
+
+
+def test_a_runs_cost_is_images_times_forward_macs_times_three(tmp_path):
+    import torch
+    from helpers import synthetic_loaders
+
+    from common.engine import TrainConfig, Trainer
+    from common.flops import count_flops
+    from common.models import build_model
+
+    train, test = synthetic_loaders(n=48, batch=16)
+    model = build_model("vgg11", 10, 1, [8, "M", 16, "M", 16, 16, "M", 16, 16, "M", 16, 16])
+    result = Trainer(model, train, test, TrainConfig(epochs=2, lr=0.05, no_progress=True), tmp_path,
+                     {"dataset": "d", "method": "m", "arm": "baseline"}).fit()
+    macs = count_flops(model, (1, 32, 32))
+    cost = result["cost"]
+    assert cost["images"] == 2 * 48 and cost["forward_macs"] == macs == result["flops"]
+    assert cost["train_flops"] == 3 * macs * 96
+    assert cost["device"].startswith("cpu-") and cost["processes"] == 1
+    assert cost["device_hours"] == pytest.approx(cost["train_s"] / 3600, abs=3e-6)      # train_s: 2 decimals
+    assert torch.load(tmp_path / "checkpoint.pt", weights_only=True)["images_seen"] == 96
+
+
+def _costly_runs(root):
+    """One baseline (cost 120) pruned two ways (k = 2), each fine-tuned (cost 10 and 20) and trained from scratch."""
+    common = dict(dataset="cifar10", method="l1-norm", arch="resnet56", cfg=CFG, params=100, flops=1000)
+    base = _run(root, "baseline", "seed1", {"epochs": 160, "seed": 1}, **common, variant=None, seed=1,
+                best_top1=93.0, final_top1=93.0, cost={"train_flops": 120.0})
+    for variant, ft in (("A", 10.0), ("B", 20.0)):
+        pruned = _run(root, "pruned", f"{variant}-seed1", {"variant": variant, "seed": 1}, **common, variant=variant,
+                      seed=1, best_top1=50.0, final_top1=50.0, base_params=200, base_flops=2000,
+                      source=str(base / "checkpoint.pt"))
+        _run(root, "finetune", f"{variant}-seed1", {"epochs": 40, "seed": 1}, **common, variant=variant, seed=1,
+             best_top1=92.0, final_top1=92.0, source=str(pruned / "pruned.pt"), cost={"train_flops": ft})
+        _run(root, "scratch-B", f"{variant}-seed1", {"epochs": 320, "seed": 1}, **common, variant=variant, seed=1,
+             best_top1=92.5, final_top1=92.5, source=str(pruned / "pruned.pt"), cost={"train_flops": 240.0})
+
+
+def test_the_amortised_column_shares_the_baseline_over_the_models_cut_from_it(tmp_path):
+    from common.report import build_cost_table, table_rows
+
+    _costly_runs(tmp_path)
+    rows = load_results(tmp_path)
+    header, table = build_cost_table(rows, table_rows(rows)[1])
+    cells = {row[3]: dict(zip(header, row)) for row in table}
+    assert cells["A"]["Fine-tuned + baseline/k"] == "70 FLOP" and cells["B"]["Fine-tuned + baseline/k"] == "80 FLOP"
+    assert cells["A"]["k"] == "2" and cells["A"]["Baseline"] == "120 FLOP" and cells["B"]["Scratch-B"] == "240 FLOP"
+
+
+def test_the_csv_of_a_table_reads_back_into_the_same_table(tmp_path, capsys):
+    from common.report import build_table, rows_from_csv, to_markdown, write_table
+
+    _costly_runs(tmp_path / "runs")
+    rows = load_results(tmp_path / "runs")
+    write_table(rows, csv_path=tmp_path / "table.csv")
+    again = rows_from_csv(tmp_path / "table.csv")
+    assert len(again) == len(rows) == 7
+    assert to_markdown(*build_table(again)) == to_markdown(*build_table(rows))
+    proc = run_entry("scripts/collect_results.py", tmp_path / "runs", "--format", "json")
+    table = json.loads(proc.stdout)["table"]
+    assert [row["Variant"] for row in table] == ["A", "B"] and table[0]["Fine-tuned"] == "92.00"
