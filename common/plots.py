@@ -24,10 +24,22 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-from common.report import ARM_TITLES, load_results, mean_std, pruned_runs, results_parser, table_rows
+from common.report import ARM_TITLES, load_results, mean_std, pruned_runs, results_parser, root_run, table_rows
 
 X_LABELS = {"sparsity": "sparsity of the pruned weights (%)", "flops": "FLOPs reduction (%)",
-            "params": "parameter reduction (%)"}
+            "params": "parameter reduction (%)",
+            "compute": "training compute, FLOPs (fine-tuned: with its baseline's training)"}
+
+
+def total_compute(r, by_dir) -> float | None:
+    """What a run's result cost to train: its own training, and for fine-tuned weights the training of the model
+    they were cut from (a model trained from scratch needs only its architecture)."""
+    own = (r.get("cost") or {}).get("train_flops") if isinstance(r.get("cost"), dict) else None
+    if own is None:
+        return None
+    root = root_run(r, by_dir)
+    inherited = (root.get("cost") or {}).get("train_flops") if r["arm"] == "finetune" and root is not r else 0
+    return own + (inherited or 0)
 
 
 def _reduction(runs, field, base_runs):
@@ -39,7 +51,10 @@ def _reduction(runs, field, base_runs):
 
 
 def row_x(arm_results, arms, kind):
-    """The x of a row: its pruned model's sparsity or FLOPs / parameter reduction, in percent."""
+    """The x of a row: its pruned model's sparsity or FLOPs / parameter reduction, in percent (for ``compute`` the
+    x is each arm's own: None here)."""
+    if kind == "compute":
+        return 0.0
     runs = pruned_runs(arm_results, arms) or []
     if kind == "sparsity":
         values = [r["sparsity"] for r in runs if isinstance(r.get("sparsity"), (int, float))]
@@ -70,6 +85,7 @@ def plot_data(rows, metric="best", x="auto", arms=None):
     ``{"x": kind, "lines": {label: [(x, mean, std, n), ...] by x}, "baselines": {label: (mean, std, n)}}``."""
     key_acc = "best_top1" if metric == "best" else "final_top1"
     all_arms, row_list = table_rows(rows, metric)
+    by_dir = {str(Path(r["_path"]).resolve().parent): r for r in rows if "_path" in r}
     panels, experiments = defaultdict(list), defaultdict(list)
     for key, arm_results in row_list:
         if key[3] != "–":          # "–": an arch with a baseline and nothing pruned yet
@@ -101,6 +117,11 @@ def plot_data(rows, metric="best", x="auto", arms=None):
                 if (arm not in arms) if arms else arm == "pruned":
                     continue
                 series = " ".join(p for p in (_series(runs[0], varying), experiment) if p)
+                if kind == "compute":      # each arm at what it cost
+                    costs = [c for c in (total_compute(r, by_dir) for r in runs) if c is not None]
+                    if not costs:
+                        continue
+                    xv = sum(costs) / len(costs)
                 label = " ".join(p for p in (ARM_TITLES.get(arm, arm), series) if p)
                 points[(series, all_arms.index(arm), label)].append((xv, *mean_std([r[key_acc] for r in runs])))
         if not points:
@@ -132,6 +153,8 @@ def render(data, path: Path, metric="best"):
             ax.axhline(m, color="0.35", linestyle=("--", ":", "-.")[i % 3], linewidth=1, label=f"{label} ({m:.2f})")
         ax.set_title(f"{method} · {arch} · {dataset}")
         ax.set_xlabel(X_LABELS[panel["x"]])
+        if panel["x"] == "compute":
+            ax.set_xscale("log")
         ax.set_ylabel(f"top-1 (%), {metric}")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
@@ -147,9 +170,9 @@ def render(data, path: Path, metric="best"):
 
 def main(argv=None):
     p = results_parser(__doc__)
-    p.add_argument("--x", choices=("auto", "sparsity", "flops", "params"), default="auto",
+    p.add_argument("--x", choices=("auto", "sparsity", "flops", "params", "compute"), default="auto",
                    help="x axis: sparsity, FLOPs or parameter reduction of the pruned model (default: sparsity "
-                        "for masks, FLOPs otherwise)")
+                        "for masks, FLOPs otherwise), or each arm's training compute (log scale)")
     p.add_argument("--arms", default=None,
                    help="comma-separated arms to draw (default: every arm but the baseline, drawn as a line, and "
                         "the pruned model before training), e.g. finetune,scratch-E,scratch-B")

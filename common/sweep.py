@@ -284,6 +284,10 @@ def report(method, steps: list[Step], dataset: str, root: Path):
     if data:
         render(data, root / "plot.png", metric)
         print(f"plot: {root / 'plot.png'}")
+    compute = plot_data(rows, metric, x="compute")
+    if compute:
+        render(compute, root / "compute.png", metric)
+        print(f"top-1 against training compute: {root / 'compute.png'}")
 
 
 if __name__ == "__main__":

@@ -237,3 +237,11 @@ def test_the_csv_of_a_table_reads_back_into_the_same_table(tmp_path, capsys):
     proc = run_entry("scripts/collect_results.py", tmp_path / "runs", "--format", "json")
     table = json.loads(proc.stdout)["table"]
     assert [row["Variant"] for row in table] == ["A", "B"] and table[0]["Fine-tuned"] == "92.00"
+
+
+def test_the_compute_plot_puts_each_arm_at_what_it_cost(tmp_path):
+    _costly_runs(tmp_path)
+    panel = plot_data(load_results(tmp_path), x="compute")[("cifar10", "l1-norm", "resnet56")]
+    lines = {k: [p[:2] for p in v] for k, v in panel["lines"].items()}
+    assert lines["Fine-tuned"] == [(130.0, 92.0), (140.0, 92.0)]          # its own 10 / 20 + the baseline's 120
+    assert lines["Scratch-B"] == [(240.0, 92.5), (240.0, 92.5)]             # A and B, each at its own 240
