@@ -172,6 +172,8 @@ class TableSettings(Settings):
     runs: str = flag("runs", "root of the run folders (default runs)")
     data_dir: str = flag("data", "the dataset's folder (as main.py's --data-dir)")
     jobs: int = flag(1, "steps run at once (default 1)", type=positive_int)
+    latency: bool = flag(False, "time every model of the table on this device after it (batch 1 and 64, or 256 on a "
+                                "GPU; eager and compiled; fp32 and bf16): latency.md beside table.md")
     dry_run: bool = flag(False, "list the table's steps (their folders, what each would do, their commands) and stop")
     rerun_changed: bool = flag(False, "finished steps whose code changed since (and the steps after them) run again; "
                                       "their old folders are kept as <folder>.stale-<time>")
@@ -228,6 +230,8 @@ def main(argv=None):
         root = Path(plan.runs) / plan.dataset / method.name
         failed = run_steps(steps, s.jobs, root / "logs")
         report(method, steps, plan.dataset, root)
+        if s.latency:
+            time_table(steps, method, plan.dataset, root, extra)
         if failed:
             raise UserError(f"{len(failed)} step(s) failed or could not run: {', '.join(f.name for f in failed)}")
 
@@ -265,6 +269,18 @@ def check_code(steps: list[Step], rerun: bool, reuse: bool):
     for step in stale:
         print(f"== code changed ({', '.join(stale[step][:3])}): {step.name} runs again; its old folder is "
               f"{set_aside(step)}", flush=True)
+
+
+def time_table(steps, method, dataset, root: Path, extra):
+    """``--latency``: every network of the table's results, timed on the device its steps ran on."""
+    from common.distributed import resolve_device
+    from common.latency import measure, write
+    from common.report import read_results
+
+    rows = read_results([p for s in steps for p in s.results()], method.name, dataset)
+    device = resolve_device(extra[extra.index("--device") + 1] if "--device" in extra[:-1] else None)
+    records = measure(rows, (1, 256 if device.type == "cuda" else 64), device)
+    print(f"latency: {write(records, root, device)[1]}")
 
 
 def report(method, steps: list[Step], dataset: str, root: Path):

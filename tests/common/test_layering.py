@@ -17,7 +17,7 @@ LAYERS = [
     ["runs", "zoo"],
     ["methods"],
     ["arms", "report", "steps"],
-    ["sequences", "plots"],
+    ["sequences", "plots", "latency"],
     ["sweep"],
 ]
 LAYER = {name: i for i, names in enumerate(LAYERS) for name in names}

@@ -245,3 +245,25 @@ def test_the_compute_plot_puts_each_arm_at_what_it_cost(tmp_path):
     lines = {k: [p[:2] for p in v] for k, v in panel["lines"].items()}
     assert lines["Fine-tuned"] == [(130.0, 92.0), (140.0, 92.0)]          # its own 10 / 20 + the baseline's 120
     assert lines["Scratch-B"] == [(240.0, 92.5), (240.0, 92.5)]             # A and B, each at its own 240
+
+
+def test_latency_is_measured_finite_and_reported_with_its_settings(tmp_path):
+    from common.latency import measure, table
+    from common.latency import write as write_latency
+
+    common = dict(dataset="fashion-mnist", method="weight-level", arch="vgg11", params=1, flops=1)
+    write(tmp_path, "baseline", "seed1", **common, variant=None,
+          cfg=[8, "M", 16, "M", 16, 16, "M", 16, 16, "M", 16, 16], best_top1=90.0, final_top1=90.0)
+    write(tmp_path, "pruned", "p0.5-seed1", **common, variant="p0.5", sparsity=0.5,
+          cfg=[8, "M", 16, "M", 16, 16, "M", 16, 16, "M", 16, 16], best_top1=80.0, final_top1=80.0)
+    records = measure(load_results(tmp_path), batches=(1, 4), compile=False, min_time=0.01, log=lambda *a: None)
+    assert {(r["batch"], r["mode"], r["dtype"], r["masked"]) for r in records} == {
+        (b, "eager", d, m) for b in (1, 4) for d in ("fp32", "bf16") for m in (False, True)}
+    timed = [r for r in records if "median_ms" in r]
+    assert timed and all(math.isfinite(r["median_ms"]) and r["median_ms"] > 0 and r["runs"] >= 1 for r in timed)
+    text = table(records)
+    assert "(masked: runs dense)" in text and "b=1 eager fp32" in text
+    json_path, md_path = write_latency(records, tmp_path, "cpu")
+    saved = json.loads(json_path.read_text())
+    assert saved["measured_on"]["device"].startswith("cpu-") and saved["measured_on"]["threads"] >= 1
+    assert "Latency on cpu-" in md_path.read_text()

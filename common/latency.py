@@ -1,0 +1,149 @@
+"""Measured latency beside FLOPs: every model of a table timed on the current device.
+
+FLOPs do not predict speed (a pruned network with half the FLOPs may run barely faster, and a masked one runs
+exactly as fast as the dense one: PyTorch's dense kernels do every multiply-add, zero or not). So this times the
+networks themselves: each distinct ``(arch, cfg)`` of the ``result.json`` files under a folder -- baselines and
+pruned models -- with fresh weights (latency does not depend on their values), at batch 1 and at a saturating
+batch, eager and ``torch.compile``, float32 and bfloat16 autocast where the device supports it. Each setting is
+warmed up, then timed with ``torch.utils.benchmark`` (``blocked_autorange``: repeated blocks until ``min_time``
+seconds, CUDA synchronised by the timer), reported as the median and the inter-quartile range of the blocks. A
+masked model is timed as it runs -- dense -- and marked so; its speed-up is what it is, about 1.
+
+    python scripts/latency.py runs/fashion-mnist/l1-norm [--batches 1 64] [--no-compile] [--device cuda]
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import platform
+import time
+from contextlib import nullcontext
+from pathlib import Path
+
+import torch
+
+from common.data import dataset_info
+from common.distributed import device_name
+from common.flops import count_flops, count_params
+from common.models import build_model
+
+
+def time_model(model, x, min_time: float = 0.3, compile: bool = False, bf16: bool = False) -> dict:
+    """``{"median_ms", "iqr_ms", "runs"}`` of ``model(x)`` (no gradients), after a warm-up; or ``{"error": reason}``
+    when the setting cannot run here (no compiler for ``torch.compile``, no bfloat16)."""
+    from torch.utils import benchmark
+
+    device = x.device
+    run = model
+    try:
+        if compile:
+            run = torch.compile(model)
+        context = torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else nullcontext()
+        with torch.no_grad(), context:
+            for _ in range(3):                  # warm-up (compiles on the first call)
+                run(x)
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            timer = benchmark.Timer(stmt="run(x)", globals={"run": run, "x": x}, num_threads=torch.get_num_threads())
+            measurement = timer.blocked_autorange(min_run_time=min_time)
+    except Exception as e:                      # e.g. inductor without a C++ compiler, bf16 on an old CPU
+        return {"error": f"{type(e).__name__}: {str(e).strip().splitlines()[0][:120] if str(e).strip() else ''}"}
+    return {"median_ms": measurement.median * 1e3, "iqr_ms": measurement.iqr * 1e3, "runs": len(measurement.times)}
+
+
+def models_of(results) -> list[dict]:
+    """The distinct networks behind ``results`` (``result.json`` dicts): one entry per ``(dataset, arch, cfg,
+    masked)``, with the rows (method, variant) that use it."""
+    found = {}
+    for r in results:
+        if "arch" not in r or "cfg" not in r or "dataset" not in r:
+            continue
+        masked = isinstance(r.get("sparsity"), (int, float)) and r["sparsity"] > 0
+        key = (r["dataset"], r["arch"], json.dumps(r["cfg"]), masked)
+        entry = found.setdefault(key, {"dataset": r["dataset"], "arch": r["arch"], "cfg": r["cfg"], "masked": masked,
+                                       "flops": r.get("flops"), "params": r.get("params"), "uses": []})
+        use = (r.get("method"), "baseline" if r["arm"] == "baseline" else r.get("variant"))
+        if use not in entry["uses"]:
+            entry["uses"].append(use)
+    return list(found.values())
+
+
+def measure(results, batches=(1, 64), device="cpu", compile=True, bf16=True, min_time=0.3, log=print) -> list[dict]:
+    """Time every network of ``results``; one record per network and setting (see the module docstring)."""
+    device = torch.device(device)
+    records = []
+    for net in models_of(results):
+        info = dataset_info(net["dataset"])
+        model = build_model(net["arch"], info.num_classes, info.in_channels, net["cfg"]).to(device).eval()
+        shape = info.input_size
+        common = {"dataset": net["dataset"], "arch": net["arch"], "cfg": net["cfg"], "masked": net["masked"],
+                  "uses": [list(u) for u in net["uses"]], "params": count_params(model),
+                  "flops": net["flops"] if net["flops"] is not None else count_flops(model, shape)}
+        for batch in batches:
+            x = torch.randn(batch, *shape, device=device)
+            for mode in ("eager", "compile") if compile else ("eager",):
+                for dtype in ("fp32", "bf16") if bf16 else ("fp32",):
+                    t0 = time.perf_counter()
+                    timing = time_model(model, x, min_time, compile=mode == "compile", bf16=dtype == "bf16")
+                    records.append({**common, "batch": batch, "mode": mode, "dtype": dtype, **timing})
+                    what = (f"{timing['median_ms']:.3f} ms (IQR {timing['iqr_ms']:.3f})" if "median_ms" in timing
+                            else timing["error"])
+                    log(f"  {net['arch']} {'/'.join(v or '-' for _, v in net['uses'])[:40]}: batch {batch} {mode} "
+                        f"{dtype}: {what}  [{time.perf_counter() - t0:.1f} s]")
+    return records
+
+
+def settings() -> dict:
+    """Where the figures were measured."""
+    return {"device": None, "torch": torch.__version__, "threads": torch.get_num_threads(),
+            "machine": platform.machine(), "python": platform.python_version()}
+
+
+def table(records) -> str:
+    """Markdown: one row per network, per setting its median ms and the speed-up over the baseline of its arch."""
+    order = {"eager": 0, "compile": 1, "fp32": 0, "bf16": 1}
+    settings_seen = sorted({(r["batch"], r["mode"], r["dtype"]) for r in records},
+                           key=lambda k: (k[0], order[k[1]], order[k[2]]))
+    nets = {}
+    for r in records:
+        nets.setdefault((r["dataset"], r["arch"], json.dumps(r["cfg"]), r["masked"]), []).append(r)
+    base_of = {}
+    for key, rs in nets.items():
+        if any(v == "baseline" for _, v in rs[0]["uses"]):
+            base_of[(key[0], key[1])] = {(r["batch"], r["mode"], r["dtype"]): r for r in rs}
+    header = ["Model", "Used by", "Params", "FLOPs", *(f"b={b} {m} {d}" for b, m, d in settings_seen)]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    for (dataset, arch, _, masked), rs in sorted(nets.items(), key=lambda kv: (kv[0][1], -(kv[1][0]["flops"] or 0))):
+        by = {(r["batch"], r["mode"], r["dtype"]): r for r in rs}
+        base = base_of.get((dataset, arch), {})
+        first = rs[0]
+        base_flops = next((b["flops"] for b in base.values()), None)
+        flops = f"{first['flops'] / 1e6:.1f}M" + (f" ({base_flops / first['flops']:.2f}x fewer)"
+                                                    if base_flops and first["flops"] and base_flops != first["flops"]
+                                                    else "")
+        uses = ", ".join(f"{m} {v}" for m, v in first["uses"])[:60] + (" (masked: runs dense)" if masked else "")
+        cells = [arch, uses, f"{first['params'] / 1e6:.2f}M", flops]
+        for k in settings_seen:
+            r = by.get(k, {})
+            if "median_ms" not in r:
+                cells.append("–")
+                continue
+            b = base.get(k, {})
+            speed = (f" ({b['median_ms'] / r['median_ms']:.2f}x)" if "median_ms" in b and b is not r and
+                     math.isfinite(r["median_ms"]) and r["median_ms"] > 0 else "")
+            cells.append(f"{r['median_ms']:.3g} (±{r['iqr_ms'] / 2:.1g}){speed}")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def write(records, folder: Path, device) -> tuple[Path, Path]:
+    """``latency.json`` (every record and where it was measured) and ``latency.md`` in ``folder``."""
+    folder = Path(folder)
+    info = {**settings(), "device": device_name(device)}
+    (folder / "latency.json").write_text(json.dumps({"measured_on": info, "records": records}, indent=1) + "\n")
+    text = (f"Latency on {info['device']} (torch {info['torch']}, {info['threads']} threads): median ms ± half the "
+            f"IQR per forward pass of a batch, (speed-up over the baseline of the same arch); masked models run "
+            f"dense.\n\n" + table(records) + "\n")
+    (folder / "latency.md").write_text(text)
+    return folder / "latency.json", folder / "latency.md"
