@@ -224,6 +224,25 @@ def pruned_runs(arm_results, arms):
             or next((arm_results[a] for a in arms if a != "baseline" and arm_results.get(a)), None))
 
 
+PAPER = Path(__file__).resolve().parent.parent / "results" / "paper.json"
+
+
+def paper_results(path=PAPER) -> dict:
+    """``{(dataset, method, arch, variant, arm): top-1}`` of the published numbers (``results/paper.json``)."""
+    try:
+        rows = json.loads(Path(path).read_text())["rows"]
+    except (OSError, ValueError, KeyError):
+        return {}
+    return {(r["dataset"], r["method"], r["arch"], r["variant"], r["arm"]): r["top1"] for r in rows}
+
+
+def with_paper(text: str, ours, paper) -> str:
+    """A cell with the published number beside ours and the difference."""
+    if paper is None or text == "–":
+        return text
+    return f"{text} [paper {paper:.2f}, {ours - paper:+.2f}]"
+
+
 def build_table(rows, metric="best", columns=()):
     key_acc = "best_top1" if metric == "best" else "final_top1"
     arms, row_list = table_rows(rows, metric)
@@ -239,10 +258,13 @@ def build_table(rows, metric="best", columns=()):
     header += [ARM_TITLES.get(a, a) for a in arms] + ["Params", "FLOPs"]
     header += [c.replace("_", " ").capitalize() for c in columns]
     table = []
+    paper = paper_results()
     for (dataset, method, arch, variant, experiment), arm_results in row_list:
         cells = [dataset, method, arch, variant, *([experiment or "–"] if experiments else [])]
         for a in arms:
-            cells.append(fmt_acc([r[key_acc] for r in arm_results.get(a, []) if r.get(key_acc) is not None], usual_n))
+            accs = [r[key_acc] for r in arm_results.get(a, []) if r.get(key_acc) is not None]
+            cells.append(with_paper(fmt_acc(accs, usual_n), sum(accs) / len(accs) if accs else None,
+                                    paper.get((dataset, method, arch, variant, a))))
         pruned = pruned_runs(arm_results, arms)
         base = arm_results["baseline"]
         ref = pruned if pruned else base

@@ -267,3 +267,31 @@ def test_latency_is_measured_finite_and_reported_with_its_settings(tmp_path):
     saved = json.loads(json_path.read_text())
     assert saved["measured_on"]["device"].startswith("cpu-") and saved["measured_on"]["threads"] >= 1
     assert "Latency on cpu-" in md_path.read_text()
+
+
+def test_the_papers_rows_name_shipped_architectures_and_show_beside_ours(tmp_path):
+    from common.methods import METHODS
+    from common.models import arch_spec
+    from common.pruning.l1_norm import variants_for
+    from common.report import PAPER, build_table
+
+    rows = json.loads(PAPER.read_text())["rows"]
+    assert len(rows) == 43 and all(r["source"].startswith("Eric-mingjie/rethinking-network-pruning, imagenet/")
+                                   for r in rows)
+    for r in rows:
+        method = METHODS[r["method"]]
+        assert arch_spec(r["arch"]).kind == "imagenet" and r["arm"] in ("finetune", "scratch-E", "scratch-B")
+        if r["variant"] in method.published:                     # a published architecture of the method
+            assert method.published[r["variant"]][0] == r["arch"], r
+        elif r["method"] == "l1-norm":
+            assert r["variant"] in variants_for(r["arch"])
+        else:                                                    # a prune ratio the method's table runs
+            assert r["variant"] in ("p0.5", "p0.3", "p0.6") and r["arch"] in method.archs["imagenet"], r
+    common = dict(dataset="imagenet", method="l1-norm", arch="resnet34", cfg=CFG, params=1, flops=1)
+    base = write(tmp_path, "baseline", "seed1", **common, variant=None, best_top1=73.3, final_top1=73.3)
+    pruned = write(tmp_path, "pruned", "A-seed1", **common, variant="A", best_top1=1.0, final_top1=1.0,
+                   source=str(base / "checkpoint.pt"))
+    write(tmp_path, "finetune", "A-seed1", **common, variant="A", best_top1=72.06, final_top1=72.06,
+          source=str(pruned / "pruned.pt"))
+    header, table = build_table(load_results(tmp_path))
+    assert dict(zip(header, table[0]))["Fine-tuned"] == "72.06 [paper 72.56, -0.50]"
