@@ -38,17 +38,17 @@ from common.flops import count_flops, count_params
 from common.masks import apply_mask_, kept_params
 from common.masks import sparsity as mask_sparsity
 from common.methods import Training, get_method
-from common.models import ModelSettings, build_model, check_kind, list_archs
+from common.models import ModelSettings, build_model, check_kind, list_archs, resolve_arch
 from common.runs import RUNS_ROOT, RunFolder, RunSettings, checked_save, run_folder, settings_of
 from common.settings import (Part, Settings, derived, entry_point, flag, main_guard, non_negative_int, positive_float,
                              positive_int)
 
 
 def model_for(dataset: str, arch: str, cfg=None) -> nn.Module:
-    """``(arch, cfg)`` for ``dataset``: the arch must be of the dataset's kind."""
+    """``(arch, cfg)`` for ``dataset``: the arch (by the name users know on its kind) must be of the dataset's kind."""
     info = dataset_info(dataset)
     check_kind(arch, info.kind, dataset)
-    return build_model(arch, info.num_classes, info.in_channels, cfg)
+    return build_model(resolve_arch(arch, info.kind), info.num_classes, info.in_channels, cfg)
 
 
 def run_dir_of(s, dataset, method: str, arch, arm, tag) -> Path:
@@ -142,7 +142,7 @@ def train(method, *, arch: str, dataset: str = "cifar10", training: str = "main"
     def run(s):
         info = dataset_info(s.dataset)
         check_kind(s.arch, info.kind, s.dataset)
-        s = t.resolve(s)
+        s = t.resolve(s.replace(arch=resolve_arch(s.arch, info.kind)))       # vgg16 on ImageNet: torchvision's
         arm, variant = t.arm(s), t.variant(s)
         seed_everything(s.seed)
         model = t.network(s, info) or s.build(info)

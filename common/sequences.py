@@ -30,7 +30,7 @@ from common.masks import apply_mask_, sparse_kaiming_init_, sparsity
 from common.methods import get_method
 from common.methods.imp import IMPPhases
 from common.methods.lottery_ticket import LotterySequence
-from common.models import ModelSettings
+from common.models import ModelSettings, resolve_arch
 from common.pruning import imp, lottery_ticket
 from common.pruning.l1_norm import variants_for
 from common.runs import RUNS_ROOT, RunFolder, RunSettings, checked_save, run_folder, settings_of
@@ -85,6 +85,7 @@ def lottery_sequence(method="lottery-ticket", *, arch="vgg16", dataset="cifar10"
     def run(s):
         distributed.refuse_under_torchrun("the Lottery Ticket sequence")
         s.build(dataset_info(s.dataset))     # arch/cfg errors first
+        s = s.replace(arch=resolve_arch(s.arch, dataset_info(s.dataset).kind))
         if s.prune == "l1" and s.variant not in variants_for(s.arch):
             raise UserError(f"no L1-norm variant {s.variant} for {s.arch}; "
                             f"choose an arch with one: vgg16, vgg16_mlp, resnet56, resnet110")

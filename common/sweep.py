@@ -28,7 +28,7 @@ from common.arms import prune_entry
 from common.data import DATASETS, dataset_info
 from common.errors import UserError
 from common.methods import METHODS, get_method, load_method_file
-from common.models import check_kind
+from common.models import check_kind, display_name, resolve_arch
 from common.runs import argv_settings, run_folder
 from common.settings import (Part, Settings, check_argv, entry_point, flag, main_guard, non_negative_int, parse_cfg,
                              positive_int)
@@ -46,10 +46,11 @@ class Plan:
                       seeds=s.seeds or method.default("seeds", tree))
         self.method, self.tree, self.opts = method, tree, s
         self.dataset, self.runs = s.dataset, Path(s.runs)
-        self.archs = s.archs.split() if s.archs else list(method.archs.get(tree, []))
         info = dataset_info(self.dataset)
-        for arch in self.archs:           # once, before any step: not one error per step
+        archs = s.archs.split() if s.archs else list(method.archs.get(tree, []))
+        for arch in archs:                # once, before any step: not one error per step
             check_kind(arch, info.kind, self.dataset)
+        self.archs = [resolve_arch(a, info.kind) for a in archs]      # vgg16 on ImageNet: torchvision's
         self.seeds = list(range(1, s.seeds + 1))
         self.epochs, self.ft_epochs = s.epochs, s.ft_epochs
         self.cfg = ["--cfg", s.cfg] if s.cfg else []
@@ -182,7 +183,7 @@ class TableSettings(Settings):
 
 def parser(method):
     """The table command line of ``method``: :class:`TableSettings` and the method's ``table_settings``."""
-    trees = " / ".join(f"{t}: {' '.join(a)}" for t, a in method.archs.items())
+    trees = " / ".join(f"{t}: {' '.join(map(display_name, a))}" for t, a in method.archs.items())
     return entry_point(f"The table of {method.title}.\n\nFlags after -- go to every training step of the table "
                        f"(e.g. -- --device cuda --amp --channels-last).", [
         Part(TableSettings, choices={"tree": sorted(method.archs), "dataset": sorted(DATASETS)},

@@ -43,13 +43,32 @@ def register_arch(name, kind, builder, default_cfg, validate_cfg, description=""
     _ARCHS[name] = ArchSpec(name, kind, builder, default_cfg, validate_cfg, description)
 
 
+# Names users know, per kind: on an ImageNet dataset ``vgg16`` is torchvision's VGG-16 -- registered here as
+# ``vgg16_nobn``, since on CIFAR ``vgg16`` is the CIFAR model of Li et al. A checkpoint keeps the registered name,
+# so every old name still builds the same model.
+ALIASES = {("imagenet", "vgg16"): "vgg16_nobn"}
+
+
+def resolve_arch(name: str, kind: str | None) -> str:
+    """The registered arch that ``name`` means on datasets of ``kind`` (``vgg16`` on ImageNet: ``vgg16_nobn``)."""
+    return ALIASES.get((kind, name), name) if kind else name
+
+
+def display_name(arch: str) -> str:
+    """The name users know for a registered arch (``vgg16_nobn`` -> ``vgg16``)."""
+    spec = _ARCHS.get(arch)
+    return next((n for (k, n), a in ALIASES.items() if a == arch and spec and k == spec.kind), arch)
+
+
 def list_archs(kind: str | None = None) -> list[str]:
-    return sorted(n for n, s in _ARCHS.items() if kind is None or s.kind == kind)
+    """The registered archs (of ``kind``); for one kind by the names users know (``vgg16`` for ImageNet's)."""
+    names = [n for n, s in _ARCHS.items() if kind is None or s.kind == kind]
+    return sorted(display_name(n) if kind else n for n in names)
 
 
 def check_kind(arch: str, kind: str, dataset: str) -> None:
     """One :class:`UserError` line unless ``arch`` is a model for datasets of ``kind``."""
-    spec = arch_spec(arch)
+    spec = arch_spec(resolve_arch(arch, kind))
     if spec.kind != kind:
         article = "an" if kind[0] in "aeiou" else "a"
         raise UserError(f"{arch} is built for {spec.kind} datasets and {dataset} is {article} {kind} dataset; choose "
@@ -58,7 +77,8 @@ def check_kind(arch: str, kind: str, dataset: str) -> None:
 
 def arch_spec(arch: str) -> ArchSpec:
     if arch not in _ARCHS:
-        raise UserError(f"unknown arch {arch!r}; choose one of: {', '.join(list_archs())}")
+        kinds = ", ".join(f"{k}: {' '.join(list_archs(k))}" for k in sorted({s.kind for s in _ARCHS.values()}))
+        raise UserError(f"unknown arch {arch!r}; choose one of ({kinds})")
     return _ARCHS[arch]
 
 
@@ -132,6 +152,8 @@ class ModelSettings(Settings):
     cfg: Optional[str] = flag(None, "width config as a JSON list (default: the arch's full widths)")
 
     def build(self, dataset) -> nn.Module:
-        """``(arch, cfg)`` for ``dataset`` (a :class:`~common.data.Dataset`): the arch must be of its kind."""
+        """``(arch, cfg)`` for ``dataset`` (a :class:`~common.data.Dataset`): the arch, by the name users know on its
+        kind (``vgg16`` on ImageNet is torchvision's), must be of its kind."""
         check_kind(self.arch, dataset.kind, dataset.name)
-        return build_model(self.arch, dataset.num_classes, dataset.in_channels, parse_cfg(self.cfg))
+        return build_model(resolve_arch(self.arch, dataset.kind), dataset.num_classes, dataset.in_channels,
+                           parse_cfg(self.cfg))

@@ -69,9 +69,43 @@ def test_vgg_surgery_through_the_flattened_classifier_and_the_slimming_head():
 
 
 def test_imagenet_archs_are_refused_with_cifar_data_and_the_other_way():
-    assert {"resnet18", "resnet34", "resnet50", "vgg16_nobn", "vgg16_bn", "vgg11_bn_slimming"} <= set(
+    assert {"resnet18", "resnet34", "resnet50", "vgg16", "vgg16_bn", "vgg11_bn_slimming"} <= set(
         list_archs("imagenet"))
     with pytest.raises(UserError, match="resnet50 is built for imagenet datasets and cifar10 is a cifar dataset"):
         check_kind("resnet50", "cifar", "cifar10")
     with pytest.raises(UserError, match="resnet56 is built for cifar datasets and imagenet is an imagenet dataset"):
         check_kind("resnet56", "imagenet", "imagenet")
+
+
+def test_imagenet_names_are_torchvisions_and_old_names_still_build_the_same_models():
+    """On an ImageNet dataset ``vgg16`` is torchvision's VGG-16 -- the registered ``vgg16_nobn``, whose state dict and
+    logits are torchvision's (test above) -- and on CIFAR the CIFAR model; the old name still builds it. Lists show the
+    names of a kind only."""
+    from common.data import dataset_info
+    from common.models import ModelSettings, list_archs, resolve_arch
+
+    import torchvision
+
+    from common.models import build_shapes
+
+    assert resolve_arch("vgg16", "imagenet") == "vgg16_nobn" and resolve_arch("vgg16", "cifar") == "vgg16"
+    ours = build_shapes(resolve_arch("vgg16", "imagenet"), 1000, 3)     # --arch vgg16 --dataset imagenet
+    with torch.device("meta"):
+        reference = torchvision.models.vgg16()
+    assert {k: v.shape for k, v in ours.state_dict().items()} == {k: v.shape for k, v in reference.state_dict().items()}
+    cifar = ModelSettings(arch="vgg16").build(dataset_info("cifar10"))
+    assert cifar.arch == "vgg16" and cifar.num_classes == 10
+    assert "vgg16" in list_archs("imagenet") and "vgg16_nobn" not in list_archs("imagenet")
+    assert "resnet56" in list_archs("cifar") and "resnet50" not in list_archs("cifar")
+    for name in ("resnet18", "resnet34", "resnet50", "vgg11_bn", "vgg16_bn", "mobilenet_v2"):
+        assert resolve_arch(name, "imagenet") == name and name in list_archs("imagenet")
+
+
+def test_the_imagenet_vgg16_by_its_torchvision_name_trains_from_a_recipe(tmp_path):
+    from helpers import run_entry
+
+    proc = run_entry("imagenet/l1-norm/main.py", "--arch", "vgg16", "--dataset", "cifar10", "--epochs", "1")
+    assert proc.returncode == 2 and "vgg16 is built for cifar datasets" not in proc.stderr    # CIFAR's own vgg16
+    bad = run_entry("imagenet/l1-norm/main.py", "--arch", "vgg16_nobn", "--dataset", "cifar10", "--epochs", "1")
+    assert "vgg16_nobn is built for imagenet datasets and cifar10 is a cifar dataset" in bad.stderr
+    assert "vgg16_nobn" not in bad.stderr.split("choose one of:")[1] and "resnet56" in bad.stderr
