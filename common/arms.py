@@ -30,7 +30,8 @@ import torch.nn as nn
 from common import distributed
 from common.checkpoint import (check_meta, code_revision, load_checkpoint, make_checkpoint, model_from_checkpoint,
                                save_checkpoint, write_json)
-from common.data import DATASETS, DataSettings, ImageSettings, balanced_sample, dataset_info, make_loaders, num_samples
+from common.data import (DATASETS, DataSettings, ImageSettings, balanced_sample, dataset_info, make_loaders,
+                         num_samples, resolve_dataset)
 from common.distributed import resolve_device
 from common.engine import TrainConfig, Trainer, evaluate, make_lr_fn, seed_everything
 from common.errors import UserError
@@ -140,6 +141,7 @@ def train(method, *, arch: str, dataset: str = "cifar10", training: str = "main"
         Part(RunSettings, title="run folder")], name=f"{m.name}-train")
 
     def run(s):
+        s = resolve_dataset(s)                                               # --dataset folder: the folder's
         info = dataset_info(s.dataset)
         check_kind(s.arch, info.kind, s.dataset)
         s = t.resolve(s.replace(arch=resolve_arch(s.arch, info.kind)))       # vgg16 on ImageNet: torchvision's
@@ -197,7 +199,8 @@ def _check_source(ckpt, path, method, accepts=()):
 
 
 def _dataset_of(s, ckpt, path):
-    if s.dataset is not None and s.dataset != ckpt["dataset"]:
+    folder = s.dataset == "folder" and ckpt["dataset"].startswith("folder:")   # the folder named by the checkpoint
+    if s.dataset is not None and s.dataset != ckpt["dataset"] and not folder:
         raise UserError(f"{path} was trained on {ckpt['dataset']}, not {s.dataset}")
     return ckpt["dataset"]
 

@@ -88,9 +88,17 @@ def settings_hash(settings: dict) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:8]
 
 
+def dataset_dir(dataset: str) -> str:
+    """The folder name of a dataset's runs: its name, or for an image folder (``folder:<DIR>...``)
+    ``folder-<DIR's name>-<hash of the name>``."""
+    if ":" not in dataset:
+        return dataset
+    return f"folder-{Path(dataset.split(':', 1)[1].split('|')[0]).name}-{settings_hash({'dataset': dataset})}"
+
+
 def run_folder(root, dataset: str, method: str, arch: str, arm: str, tag: str, settings: dict) -> Path:
     """``<root>/<dataset>/<method>/<arch>/<arm>/<tag>-<hash of settings>``."""
-    return Path(root) / dataset / method / arch / arm / f"{tag}-{settings_hash(settings)}"
+    return Path(root) / dataset_dir(dataset) / method / arch / arm / f"{tag}-{settings_hash(settings)}"
 
 
 def step_state(folder, done: str = "result.json", partial: str = "checkpoint.pt") -> str:

@@ -22,7 +22,7 @@ import torch
 from common import distributed
 from common.arms import model_for, run_training, write_pruned
 from common.checkpoint import code_revision, load_checkpoint, model_from_checkpoint, write_json
-from common.data import DATASETS, DataSettings, dataset_info, make_loaders
+from common.data import DATASETS, DataSettings, dataset_info, make_loaders, resolve_dataset
 from common.distributed import resolve_device
 from common.engine import TrainConfig, evaluate, seed_everything
 from common.errors import UserError
@@ -84,6 +84,7 @@ def lottery_sequence(method="lottery-ticket", *, arch="vgg16", dataset="cifar10"
 
     def run(s):
         distributed.refuse_under_torchrun("the Lottery Ticket sequence")
+        s = resolve_dataset(s)
         s.build(dataset_info(s.dataset))     # arch/cfg errors first
         s = s.replace(arch=resolve_arch(s.arch, dataset_info(s.dataset).kind))
         if s.prune == "l1" and s.variant not in variants_for(s.arch):
@@ -236,7 +237,7 @@ def imp_sequence(method="imp", *, argv=None, **recipe):
         dense_ckpt = load_checkpoint(s.checkpoint)
         if dense_ckpt.get("mask") is not None:
             raise UserError(f"{s.checkpoint} is already pruned; IMP starts from a dense model")
-        if s.dataset is not None and s.dataset != dense_ckpt["dataset"]:
+        if s.dataset not in (None, "folder") and s.dataset != dense_ckpt["dataset"]:
             raise UserError(f"{s.checkpoint} was trained on {dense_ckpt['dataset']}, not {s.dataset}")
         s = s.replace(dataset=dense_ckpt["dataset"], seed=dense_ckpt["meta"].get("seed", 1) if s.seed is None
                       else s.seed, image_size=s.image_size or dense_ckpt["args"].get("image_size"))

@@ -29,7 +29,7 @@ from common.data import DATASETS, dataset_info
 from common.errors import UserError
 from common.methods import METHODS, get_method, load_method_file
 from common.models import check_kind, display_name, resolve_arch
-from common.runs import argv_settings, run_folder
+from common.runs import argv_settings, dataset_dir, run_folder
 from common.settings import (Part, Settings, check_argv, entry_point, flag, main_guard, non_negative_int, parse_cfg,
                              positive_int)
 from common.steps import Step, run_steps, set_aside, stale_steps
@@ -40,6 +40,10 @@ class Plan:
 
     def __init__(self, method, s, extra: list[str]):
         tree = s.tree
+        if s.dataset == "folder":         # any image folder: named by its path (its classes checked here, once)
+            from common.data.imagenet import folder_name
+            s = s.replace(dataset=folder_name(s.data_dir))
+            dataset_info(s.dataset)
         s = s.replace(dataset=s.dataset or DEFAULT_DATASET[tree],                   # the tree's defaults
                       epochs=s.epochs or method.default("epochs", tree),
                       ft_epochs=method.default("ft_epochs", tree) if s.ft_epochs is None else s.ft_epochs,
@@ -56,7 +60,8 @@ class Plan:
         self.cfg = ["--cfg", s.cfg] if s.cfg else []
         subset = [*(["--subset", s.subset] if s.subset else []),
                   *(["--test-subset", s.test_subset] if s.test_subset else [])]
-        self.data = ["--dataset", self.dataset, "--data-dir", s.data_dir, *subset]
+        named = "folder" if self.dataset.startswith("folder:") else self.dataset    # a recipe resolves the folder
+        self.data = ["--dataset", named, "--data-dir", s.data_dir, *subset]
         self.extra = list(extra)
         device = [t for i, t in enumerate(extra) if t == "--device" or (i and extra[i - 1] == "--device")]
         self.prune_data = ["--data-dir", s.data_dir,
@@ -228,7 +233,7 @@ def main(argv=None):
         if s.dry_run:
             return print_steps(steps)
         check_code(steps, s.rerun_changed, s.reuse_results)
-        root = Path(plan.runs) / plan.dataset / method.name
+        root = Path(plan.runs) / dataset_dir(plan.dataset) / method.name
         failed = run_steps(steps, s.jobs, root / "logs")
         report(method, steps, plan.dataset, root)
         if s.latency:

@@ -6,8 +6,8 @@ from common.data import cifar, imagenet  # noqa: F401  (registers the datasets o
 from common.data.cifar import DeviceLoader, load_split
 from common.data.registry import (DATASETS, DataSettings, Dataset, ImageSettings, balanced_indices, balanced_sample,
                                    dataset_info, holdout_indices, make_loaders, num_samples, register_dataset,
-                                   set_epoch)
+                                   resolve_dataset, set_epoch)
 
 __all__ = ["DATASETS", "DataSettings", "Dataset", "DeviceLoader", "ImageSettings", "balanced_indices",
            "balanced_sample", "dataset_info", "holdout_indices", "load_split", "make_loaders", "num_samples",
-           "register_dataset", "set_epoch"]
+           "register_dataset", "resolve_dataset", "set_epoch"]

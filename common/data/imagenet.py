@@ -63,11 +63,16 @@ def image_list(info: DatasetInfo, data_dir, split: str) -> tuple[list[tuple[str,
     classes = sorted(d.name for d in root.iterdir() if d.is_dir())
     if not classes:
         raise UserError(f"{root} holds no class folders (expected {root}/<class>/*.JPEG)")
-    if len(classes) != info.num_classes:
+    if info.num_classes and len(classes) != info.num_classes:
         raise UserError(f"{root} holds {len(classes)} class folders; {info.name} has {info.num_classes} classes")
     samples = []
     for label, name in enumerate(classes):
-        files = sorted(p for p in (root / name).iterdir() if p.suffix.lower() in EXTENSIONS)
+        entries = [p for p in (root / name).iterdir() if not p.name.startswith(".")]
+        other = next((p for p in entries if p.suffix.lower() not in EXTENSIONS), None)
+        if other is not None:
+            raise UserError(f"{other} is not a JPEG or PNG file; an image folder holds .jpg/.jpeg/.png files only "
+                            f"(what the decoder reads)")
+        files = sorted(entries)
         if not files:
             raise UserError(f"class folder {root / name} holds no images (.JPEG, .jpg, .png)")
         samples += [(str(p), label) for p in files]
@@ -345,3 +350,79 @@ _register("imagenet", 1000, 224, "prepare it from the official archives with pyt
 _register("fashion-mnist-jpeg", 10, 32, "write it with python scripts/make_image_folder.py --dataset fashion-mnist "
                                          "--out DIR")
 _register("cifar10-jpeg", 10, 32, "write it with python scripts/make_image_folder.py --dataset cifar10 --out DIR")
+# ``--dataset folder``: a stand-in until --data-dir names the folder (common.data.registry.resolve_dataset)
+register_dataset(ImageFolder("folder", "imagenet", 0, 3, 224, IMAGENET_MEAN, IMAGENET_STD,
+                             "any image folder: --dataset folder --data-dir DIR (DIR/train/<class>/, DIR/val/<class>/)"))
+
+
+# --------------------------------------------------------------------------- any image folder
+
+FOLDER = "folder"
+
+
+@dataclass(frozen=True)
+class FolderDataset(ImageFolder):
+    """``--dataset folder --data-dir DIR``: any image folder of ``DIR/train/<class>/`` and ``DIR/val/<class>/`` (JPEG,
+    PNG), the classes its sorted sub-folders. Its name ``folder:<DIR>[|mean=..|std=..]`` says where it is (a checkpoint
+    of it finds it again) and, when given, its normalisation; otherwise the mean and std are measured on up to 500
+    training images spread over the split."""
+
+    root: str = ""
+
+    def loaders(self, data_dir, *args, **kw):
+        return folder_loaders(self, self.root, *args, **kw)
+
+    def train_labels(self, data_dir):
+        return folder_train_labels(self, self.root)
+
+    def subset(self, data_dir, *args, **kw):
+        return folder_subset(self, self.root, *args, **kw)
+
+
+def folder_name(data_dir, mean=None, std=None) -> str:
+    """The dataset name of an image folder (``folder:<absolute DIR>``, with the normalisation when given)."""
+    name = f"{FOLDER}:{Path(data_dir).resolve()}"
+    if (mean is None) != (std is None):
+        raise UserError("give both --mean and --std (or neither: they are measured)")
+    if mean is not None:
+        if len(mean) != 3 or len(std) != 3 or min(std) <= 0:
+            raise UserError("--mean and --std take three values each (R, G, B), the std > 0")
+        name += "|mean=" + ",".join(f"{v:g}" for v in mean) + "|std=" + ",".join(f"{v:g}" for v in std)
+    return name
+
+
+def measured_stats(samples, count: int = 500):
+    """Per-channel mean and std of the pixels of ``count`` images spread over ``samples``, in [0, 1]."""
+    chosen = _spread(samples, count)
+    total, total_sq, n = torch.zeros(3, dtype=torch.float64), torch.zeros(3, dtype=torch.float64), 0
+    for path, _ in chosen:
+        try:
+            x = decode(path).double() / 255
+        except RuntimeError as e:
+            raise UserError(str(e)) from None
+        total += x.sum((1, 2))
+        total_sq += x.pow(2).sum((1, 2))
+        n += x.shape[1] * x.shape[2]
+    mean = total / n
+    return tuple(round(v, 4) for v in mean.tolist()), tuple(round(v, 4) for v in (total_sq / n - mean ** 2).sqrt().tolist())
+
+
+_FOLDERS: dict = {}
+
+
+def folder_dataset(name: str) -> FolderDataset:
+    """The :class:`FolderDataset` a ``folder:...`` name stands for (made once per process)."""
+    if name in _FOLDERS:
+        return _FOLDERS[name]
+    root, *extra = name[len(FOLDER) + 1:].split("|")
+    given = dict(part.split("=", 1) for part in extra)
+    probe = FolderDataset(name, "imagenet", 0, 3, 224, (0.5,) * 3, (0.5,) * 3, "an image folder", root)
+    train, classes = image_list(probe, root, "train")
+    check_same_classes(root, classes, image_list(probe, root, "val")[1])
+    if "mean" in given:
+        mean, std = (tuple(float(v) for v in given[k].split(",")) for k in ("mean", "std"))
+    else:
+        mean, std = measured_stats(train)
+    dataset = FolderDataset(name, "imagenet", len(classes), 3, 224, mean, std, f"the image folder {root}", root)
+    _FOLDERS[name] = dataset
+    return dataset

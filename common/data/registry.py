@@ -87,11 +87,25 @@ class ImageSettings(Settings):
     workers: Optional[int] = flag(None, "image-folder datasets: decoding processes per training process "
                                         "(default: the CPUs, up to 8)", type=non_negative_int)
     gpu_decode: bool = flag(False, "image-folder datasets: decode the JPEGs on the GPU")
+    mean: Optional[list] = flag(None, "--dataset folder: per-channel mean in [0, 1] (default: measured on 500 "
+                                      "training images)", type=float, nargs=3, metavar="M")
+    std: Optional[list] = flag(None, "--dataset folder: per-channel std (default: measured)", type=float, nargs=3,
+                               metavar="S")
 
     def input_size(self, info: Dataset) -> tuple[int, int, int]:
         """``(C, S, S)`` of one model input: the dataset's size unless ``--image-size`` says otherwise."""
         size = self.image_size or info.image_size
         return (info.in_channels, size, size)
+
+
+def resolve_dataset(s):
+    """``s`` with ``--dataset folder`` made the folder's dataset (``folder:<DIR>``, see ``common.data.imagenet``)."""
+    if s.dataset != "folder":
+        return s
+    from common.data.imagenet import folder_name
+    name = folder_name(s.data_dir, s.mean, s.std)
+    dataset_info(name)                 # the folder checked (classes of train/ and val/) before anything runs
+    return s.replace(dataset=name)
 
 
 @dataclass(frozen=True)
@@ -109,6 +123,11 @@ class DataSettings(ImageSettings):
 
 
 def dataset_info(name: str) -> Dataset:
+    if name.startswith("folder:"):               # any image folder, by its path (common.data.imagenet)
+        from common.data.imagenet import folder_dataset
+        return folder_dataset(name)
+    if name == "folder":
+        raise UserError("--dataset folder needs --data-dir DIR: the folder holding train/<class>/ and val/<class>/")
     if name not in DATASETS:
         raise UserError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
     return DATASETS[name]

@@ -168,3 +168,75 @@ def test_a_cifar_run_on_an_unreadable_batch_leaves_no_empty_folders(tmp_path, mo
     proc = run_entry("cifar/l1-norm/main.py", "--data-dir", tmp_path / "data", "--epochs", "1")
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert not (tmp_path / "runs").exists()
+
+
+# ----------------------------------------------------------------------------- any image folder
+
+def write_mixed_folder(root, classes=10, per_class=(6, 2)):
+    """An image folder of JPEG and PNG files, ImageNet-style class names."""
+    from torchvision.io import encode_jpeg, encode_png, write_file
+
+    g = torch.Generator().manual_seed(0)
+    for split, n in zip(("train", "val"), per_class):
+        for k in range(classes):
+            folder = root / split / f"n{k:08d}"
+            folder.mkdir(parents=True, exist_ok=True)
+            for i in range(n):
+                image = torch.randint(0, 256, (3, 36, 40), dtype=torch.uint8, generator=g)
+                if i % 2:
+                    write_file(str(folder / f"{i}.png"), encode_png(image))
+                else:
+                    write_file(str(folder / f"{i}.JPEG"), encode_jpeg(image, quality=95))
+    return root
+
+
+def test_any_image_folder_runs_every_arm(tmp_path):
+    root = write_mixed_folder(tmp_path / "mine")
+    flags = ["--dataset", "folder", "--data-dir", root, "--image-size", "32", "--workers", "0", "--batch-size", "20",
+             "--no-progress", "--epochs", "1"]
+    M = "imagenet/l1-norm"
+    assert run_entry(f"{M}/main.py", "--arch", "resnet34_narrow", *flags, "--save", tmp_path / "b").returncode == 0
+    prune = run_entry(f"{M}/prune.py", "--checkpoint", tmp_path / "b" / "checkpoint.pt", "--variant", "A",
+                      "--save", tmp_path / "p")
+    assert prune.returncode == 0, prune.stderr
+    for script, save in (("main_finetune.py", "f"), ("main_scratch.py", "s")):
+        proc = run_entry(f"{M}/{script}", "--checkpoint", tmp_path / "p" / "pruned.pt", *flags, "--save", tmp_path / save)
+        assert proc.returncode == 0, proc.stderr
+    import json
+    result = json.loads((tmp_path / "s" / "result.json").read_text())
+    info = dataset_info(result["dataset"])
+    assert result["dataset"] == f"folder:{root.resolve()}" and info.num_classes == 10 and result["epochs"] >= 1
+    assert all(0.3 < m < 0.7 for m in info.mean) and all(0.2 < s < 0.4 for s in info.std)   # uniform noise, measured
+
+
+def test_an_image_folder_with_other_val_classes_or_files_is_one_line(tmp_path):
+    root = write_mixed_folder(tmp_path / "mine", classes=3, per_class=(2, 1))
+    (root / "val" / "n00000002").rename(root / "val" / "n00000009")
+    common = ["--dataset", "folder", "--data-dir", root, "--arch", "resnet34_narrow", "--epochs", "1"]
+    assert_one_line_error(run_entry("imagenet/l1-norm/main.py", *common, "--save", tmp_path / "r"),
+                          "class 2 is 'n00000009' in val/ and 'n00000002' in train/")
+    (root / "val" / "n00000009").rename(root / "val" / "n00000002")
+    (root / "train" / "n00000001" / "x.bmp").write_bytes(b"BM")
+    assert_one_line_error(run_entry("imagenet/l1-norm/main.py", *common, "--save", tmp_path / "r"),
+                          "x.bmp is not a JPEG or PNG file")
+    assert_one_line_error(run_entry("imagenet/l1-norm/main.py", *common, "--mean", "0.5", "0.5", "0.5",
+                                    "--save", tmp_path / "r"), "give both --mean and --std")
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.slow
+def test_a_tiny_imagenet_like_folder_runs_the_l1_norm_table(tmp_path):
+    import subprocess
+    import sys
+
+    from helpers import ROOT
+
+    root = write_mixed_folder(tmp_path / "tiny", per_class=(8, 2))
+    proc = subprocess.run([sys.executable, "-m", "common.sweep", "l1-norm", "--tree", "imagenet", "--dataset", "folder",
+                           "--data-dir", str(root), "--archs", "resnet34_narrow", "--variants", "A", "--seeds", "1",
+                           "--epochs", "1", "--ft-epochs", "1", "--runs", str(tmp_path / "runs"), "--",
+                           "--image-size", "32", "--workers", "0", "--batch-size", "20", "--no-progress"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    tables = list((tmp_path / "runs").glob("folder-tiny-*/l1-norm/table.md"))
+    assert len(tables) == 1 and f"folder:{root.resolve()}" in tables[0].read_text()
