@@ -352,7 +352,8 @@ _register("fashion-mnist-jpeg", 10, 32, "write it with python scripts/make_image
 _register("cifar10-jpeg", 10, 32, "write it with python scripts/make_image_folder.py --dataset cifar10 --out DIR")
 # ``--dataset folder``: a stand-in until --data-dir names the folder (common.data.registry.resolve_dataset)
 register_dataset(ImageFolder("folder", "imagenet", 0, 3, 224, IMAGENET_MEAN, IMAGENET_STD,
-                             "any image folder: --dataset folder --data-dir DIR (DIR/train/<class>/, DIR/val/<class>/)"))
+                             "any image folder: --dataset folder --data-dir DIR (DIR/train/<class>/, "
+                             "DIR/val/<class>/)"))
 
 
 # --------------------------------------------------------------------------- any image folder
@@ -404,7 +405,8 @@ def measured_stats(samples, count: int = 500):
         total_sq += x.pow(2).sum((1, 2))
         n += x.shape[1] * x.shape[2]
     mean = total / n
-    return tuple(round(v, 4) for v in mean.tolist()), tuple(round(v, 4) for v in (total_sq / n - mean ** 2).sqrt().tolist())
+    std = (total_sq / n - mean ** 2).sqrt()
+    return tuple(round(v, 4) for v in mean.tolist()), tuple(round(v, 4) for v in std.tolist())
 
 
 _FOLDERS: dict = {}

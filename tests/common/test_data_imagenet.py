@@ -200,7 +200,8 @@ def test_any_image_folder_runs_every_arm(tmp_path):
                       "--save", tmp_path / "p")
     assert prune.returncode == 0, prune.stderr
     for script, save in (("main_finetune.py", "f"), ("main_scratch.py", "s")):
-        proc = run_entry(f"{M}/{script}", "--checkpoint", tmp_path / "p" / "pruned.pt", *flags, "--save", tmp_path / save)
+        proc = run_entry(f"{M}/{script}", "--checkpoint", tmp_path / "p" / "pruned.pt", *flags,
+                         "--save", tmp_path / save)
         assert proc.returncode == 0, proc.stderr
     import json
     result = json.loads((tmp_path / "s" / "result.json").read_text())
