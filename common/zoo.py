@@ -5,7 +5,10 @@ codebase's checkpoint format (arch, cfg, dataset, metadata), ready for ``prune.p
 ``weights`` -- a torchvision weights enum (``"ResNet34_Weights.IMAGENET1K_V1"``), whose url, hash and
 accuracy come from torchvision's weights API -- or a ``url`` with its ``sha256``; ``manual: true``
 marks a file that cannot be fetched by a plain HTTP GET (the original repo's models live on Google
-Drive): it is downloaded by hand and converted with ``--file``. Optional: ``method`` and ``arm``
+Drive): it is fetched with ``gdown`` when that package is installed (a web page instead of the file --
+a quota or permission page -- is refused), else downloaded by hand and converted with ``--file``; its
+``sha256``, when the entry has one, is checked, else printed after the first download to be recorded.
+``format`` (default ``pytorch``) marks files this code cannot convert (the SSS models are MXNet files). Optional: ``method`` and ``arm``
 (default ``pretrained`` / ``baseline``: a baseline from elsewhere, which every method's prune.py takes),
 ``variant``, ``top1``, ``top5``, ``source``, ``description``.
 
@@ -74,6 +77,8 @@ def check_entry(entry, i: int, path) -> str:
         raise bad("'arch'", f"{entry['arch']!r} is not a registered model")
     if entry["dataset"] not in DATASETS:
         raise bad("'dataset'", f"{entry['dataset']!r} is not a registered dataset")
+    if entry.get("format", "pytorch") not in ("pytorch", "mxnet", "caffe"):
+        raise bad("'format'", f"{entry['format']!r} is not pytorch, mxnet or caffe")
     if ("weights" in entry) == ("url" in entry):
         raise bad("'weights' / 'url'", "give exactly one: a torchvision weights enum, or the file's url")
     if "weights" in entry:
@@ -263,6 +268,55 @@ def convert(file, entry: dict, out: Path, extra_meta: dict | None = None) -> dic
     return payload
 
 
+def have_gdown() -> bool:
+    import importlib.util
+    return importlib.util.find_spec("gdown") is not None
+
+
+def drive_download(url: str, path: Path) -> None:
+    """Fetch a public Google Drive file with ``gdown`` (an optional dependency) into ``path``."""
+    import gdown
+    try:
+        result = gdown.download(url, str(path), quiet=True)
+    except Exception as e:           # quota, permission, network: gdown's own exceptions
+        raise UserError(f"cannot download {url} with gdown ({type(e).__name__}: "
+                        f"{str(e).strip().splitlines()[0][:160] if str(e).strip() else ''}); nothing was kept") from None
+    if result is None or not path.is_file():
+        raise UserError(f"cannot download {url} with gdown; nothing was kept")
+
+
+def fetch_drive(name: str, entry: dict, out: Path, directory: Path) -> Path:
+    """An entry on Google Drive: downloaded with gdown when it is installed (else how to do it by hand), refused when
+    Drive answers with a web page, checked against its sha256 when the manifest knows it (else the hash is printed to
+    record), converted."""
+    if not have_gdown():
+        raise UserError(f"{name} cannot be fetched automatically without gdown: pip install gdown, or download it from "
+                        f"{entry['url']} and run scripts/download_checkpoints.py {name} --file FILE")
+    part = directory / "downloads" / f"{name}.part"
+    made = not directory.exists()
+    part.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        drive_download(entry["url"], part)
+        with open(part, "rb") as f:
+            head = f.read(512).lstrip().lower()
+        if head.startswith((b"<!doctype html", b"<html")):
+            raise UserError(f"Google Drive answered {entry['url']} with a web page, not the file (a download quota or "
+                            f"a permission page); nothing was kept: try later, or download it in a browser and use --file")
+        if entry.get("sha256"):
+            verify(part, {"url": entry["url"], "sha256": entry["sha256"]})
+        convert(part, entry, out)
+        if not entry.get("sha256"):
+            print(f"sha256 of {name}: {sha256_of(part)} -- record it in the manifest entry, so the next download is "
+                  f"checked")
+    finally:
+        part.unlink(missing_ok=True)
+        if part.parent.is_dir() and not any(part.parent.iterdir()):
+            part.parent.rmdir()
+        if made and directory.is_dir() and not any(directory.iterdir()):
+            directory.rmdir()
+    return out
+
+
 def fetch(name: str, directory=ROOT / "checkpoints", manifest=None, file=None, progress=None) -> Path:
     """``directory/<name>.pt`` for a manifest entry: already there, converted from ``file``, or
     downloaded, verified and converted."""
@@ -278,9 +332,11 @@ def fetch(name: str, directory=ROOT / "checkpoints", manifest=None, file=None, p
     if out.is_file():
         load_checkpoint(out)                 # a broken file is one clear line, not a silent reuse
         return out
+    if entry.get("format", "pytorch") != "pytorch":
+        raise UserError(f"{name} is an {entry['format'].upper()} file, which this code does not convert (the "
+                        f"original repository released it so); train it with prune.py --published and main_scratch.py")
     if entry.get("manual"):
-        raise UserError(f"{name} cannot be fetched automatically; download it from {entry['url']} and run "
-                        f"scripts/download_checkpoints.py {name} --file FILE")
+        return fetch_drive(name, entry, out, directory)
     source = source_of(entry)
     if not (source.get("sha256") or source.get("hash_prefix")):
         raise UserError(f"the manifest gives no sha256 for {name} ({source['url']}); an unverified file is refused")

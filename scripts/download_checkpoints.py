@@ -8,8 +8,10 @@ codebase's format (arch, cfg, dataset, metadata), ready for ``prune.py --checkpo
     python scripts/download_checkpoints.py l1-norm-resnet34-a-finetune --file model_best.pth.tar
 
 A download is checked against its sha256 before it is used and continues where an interrupted one
-stopped; nothing unverified is ever left under the final name. Entries marked "by hand" (the
-original repo's models, on Google Drive) are downloaded in a browser, then converted with --file.
+stopped; nothing unverified is ever left under the final name. Entries on Google Drive (the original
+repo's models, "Drive" in --list) are fetched with gdown when it is installed (pip install gdown), else
+downloaded in a browser and converted with --file; their hash is checked when the manifest knows it and
+printed after the first download otherwise. MXNet files (the SSS models) are listed, not converted.
 """
 
 import sys
@@ -38,12 +40,14 @@ def main(argv=None):
         manifest = load_manifest(args.manifest)
         if args.list:
             for name, e in manifest.items():
-                how = "by hand" if e.get("manual") else "download"
+                how = (e["format"] if e.get("format", "pytorch") != "pytorch" else "Drive" if e.get("manual")
+                       else "download")
                 acc = e.get("top1") or source_of(e).get("top1")
                 top1 = f"top-1 {acc:.2f}" if acc else ""
                 print(f"{name:40s} {e['arch']:18s} {how:9s} {top1:12s} {e.get('description', '')}")
             return
-        names = [n for n, e in manifest.items() if not e.get("manual")] if args.all else args.names
+        names = ([n for n, e in manifest.items() if not e.get("manual") and e.get("format", "pytorch") == "pytorch"]
+                 if args.all else args.names)
         if not names:
             raise UserError("name the checkpoints to fetch, or give --all or --list")
         if args.file and len(names) != 1:

@@ -111,7 +111,7 @@ def test_an_interrupted_download_is_not_used_and_the_next_run_continues_it(serve
     assert load_checkpoint(out)["arch"] == "resnet20" and not (tmp_path / "downloads").exists()
 
 
-def test_the_original_repos_files_convert_with_their_widths(tmp_path):
+def test_the_original_repos_files_convert_with_their_widths(tmp_path, monkeypatch):
     """{'cfg', 'state_dict'} with DataParallel's module. prefix, a pruned ResNet-34-A of quarter widths."""
     torch.manual_seed(0)
     cfg = [16, 11, 11, 32, 22, 22, 32, 64, 44, 44, 44, 44, 64, 128, 128, 128]
@@ -120,8 +120,12 @@ def test_the_original_repos_files_convert_with_their_widths(tmp_path):
     torch.save(original, tmp_path / "model_best.pth.tar")
     manifest = {"a": {"name": "a", "arch": "resnet34_narrow", "dataset": "fashion-mnist-jpeg", "method": "l1-norm",
                       "arm": "scratch-B", "variant": "A", "url": "https://drive.google.com/x", "manual": True}}
-    with pytest.raises(UserError, match="cannot be fetched automatically; download it from https://drive"):
+    import common.zoo
+    monkeypatch.setattr(common.zoo, "have_gdown", lambda: False)
+    with pytest.raises(UserError, match="cannot be fetched automatically without gdown: pip install gdown, or "
+                                        "download it from https://drive"):
         fetch("a", tmp_path / "ckpt", manifest)
+    assert not (tmp_path / "ckpt").exists()
     ckpt = load_checkpoint(fetch("a", tmp_path / "ckpt", manifest, file=tmp_path / "model_best.pth.tar"))
     assert ckpt["cfg"] == cfg and ckpt["arm"] == "scratch-B" and ckpt["meta"]["variant"] == "A"
     converted = build_model("resnet34_narrow", 10, 3, cfg).eval()
@@ -277,3 +281,27 @@ def test_an_imagenet_checkpoint_is_smoke_tested_offline(tmp_path):
     assert figures["params"] == 11_689_512 and figures["loss"] > 0
     assert_one_line_error(run_entry("scripts/evaluate.py", "--checkpoint", tmp_path / "r18.pt", "--dataset",
                                     "fashion-mnist"), "classifies 1000 classes of 3-channel images")
+
+
+# ----------------------------------------------------------------------------- Google Drive through gdown
+
+def test_drive_entries_come_through_gdown_hash_checked_and_a_web_page_is_refused(server, tmp_path, capsys):
+    """gdown fetching from a loopback server standing in for Drive: with the entry's sha256 checked, without one the
+    hash printed to record; Drive's HTML answer (quota, permission) one line, nothing kept; an MXNet entry refused."""
+    pytest.importorskip("gdown")
+    torch.manual_seed(0)
+    data = state_bytes(build_model("resnet20", 10, 3).state_dict())
+    server.files["/r20.pth"] = data
+    server.files["/quota"] = b"<!DOCTYPE html><html><body>Too many users have viewed or downloaded this file</body>"
+    drive = {"name": "r20", "arch": "resnet20", "dataset": "cifar10", "url": server.url + "/r20.pth", "manual": True}
+    ckpt = load_checkpoint(fetch("r20", tmp_path / "a", {"r20": {**drive, "sha256": hashlib.sha256(data).hexdigest()}}))
+    assert ckpt["arch"] == "resnet20" and sorted(p.name for p in (tmp_path / "a").iterdir()) == ["r20.pt"]
+    fetch("r20", tmp_path / "b", {"r20": drive})
+    assert f"sha256 of r20: {hashlib.sha256(data).hexdigest()}" in capsys.readouterr().out
+    with pytest.raises(UserError, match="does not match its sha256"):
+        fetch("r20", tmp_path / "c", {"r20": {**drive, "sha256": "0" * 64}})
+    with pytest.raises(UserError, match="answered .*/quota with a web page, not the file .* nothing was kept"):
+        fetch("q", tmp_path / "d", {"q": {**drive, "name": "q", "url": server.url + "/quota"}})
+    assert not (tmp_path / "c").exists() and not (tmp_path / "d").exists()
+    with pytest.raises(UserError, match="is an MXNET file, which this code does not convert"):
+        fetch("m", tmp_path / "e", {"m": {**drive, "name": "m", "format": "mxnet"}})
