@@ -8,7 +8,8 @@ marks a file that cannot be fetched by a plain HTTP GET (the original repo's mod
 Drive): it is fetched with ``gdown`` when that package is installed (a web page instead of the file --
 a quota or permission page -- is refused), else downloaded by hand and converted with ``--file``; its
 ``sha256``, when the entry has one, is checked, else printed after the first download to be recorded.
-``format`` (default ``pytorch``) marks files this code cannot convert (the SSS models are MXNet files). Optional: ``method`` and ``arm``
+``format`` (default ``pytorch``) marks files this code cannot convert (the SSS models are MXNet files).
+Optional: ``method`` and ``arm``
 (default ``pretrained`` / ``baseline``: a baseline from elsewhere, which every method's prune.py takes),
 ``variant``, ``top1``, ``top5``, ``source``, ``description``.
 
@@ -279,8 +280,8 @@ def drive_download(url: str, path: Path) -> None:
     try:
         result = gdown.download(url, str(path), quiet=True)
     except Exception as e:           # quota, permission, network: gdown's own exceptions
-        raise UserError(f"cannot download {url} with gdown ({type(e).__name__}: "
-                        f"{str(e).strip().splitlines()[0][:160] if str(e).strip() else ''}); nothing was kept") from None
+        first = str(e).strip().splitlines()[0][:160] if str(e).strip() else ""
+        raise UserError(f"cannot download {url} with gdown ({type(e).__name__}: {first}); nothing was kept") from None
     if result is None or not path.is_file():
         raise UserError(f"cannot download {url} with gdown; nothing was kept")
 
@@ -301,7 +302,8 @@ def fetch_drive(name: str, entry: dict, out: Path, directory: Path) -> Path:
             head = f.read(512).lstrip().lower()
         if head.startswith((b"<!doctype html", b"<html")):
             raise UserError(f"Google Drive answered {entry['url']} with a web page, not the file (a download quota or "
-                            f"a permission page); nothing was kept: try later, or download it in a browser and use --file")
+                            f"a permission page); nothing was kept: try later, or download it in a browser and use "
+                            f"--file")
         if entry.get("sha256"):
             verify(part, {"url": entry["url"], "sha256": entry["sha256"]})
         convert(part, entry, out)
