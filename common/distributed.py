@@ -40,9 +40,10 @@ def launched_world_size() -> int:
     return int(os.environ.get("WORLD_SIZE", "1"))
 
 
-def _die_with_parent() -> None:
-    """Linux: have the kernel send this worker SIGTERM when its torchrun dies (a SIGKILL to torchrun leaves no
-    workers training as orphans; SIGTERM ends a run as Ctrl-C does, its last checkpoint intact)."""
+def die_with_parent() -> None:
+    """Linux: have the kernel send this process SIGTERM when its parent (torchrun, a cluster job) dies: a SIGKILL to
+    the parent leaves no workers training as orphans; SIGTERM ends a run as Ctrl-C does, its last checkpoint
+    intact."""
     try:
         import ctypes
         import signal
@@ -58,7 +59,7 @@ def init_from_env() -> int:
     """Join the process group torchrun describes, once; returns this process's local rank."""
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     if launched_world_size() > 1 and not is_distributed():
-        _die_with_parent()
+        die_with_parent()
         if torch.cuda.is_available():
             torch.cuda.set_device(local_rank)
         dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo", timeout=timedelta(minutes=30))

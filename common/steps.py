@@ -97,7 +97,7 @@ def run_steps(steps: list[Step], jobs: int = 1, log_dir: Path | None = None, cwd
     pending, running, done, failed = list(steps), {}, set(), []
     gpus = _gpus() if jobs > 1 else 0
     free_slots = list(range(jobs))
-    restore = _stop_on_signals()
+    restore = stop_on_signals()
     try:
         while pending or running:
             for step in list(pending):
@@ -154,7 +154,7 @@ def run_steps(steps: list[Step], jobs: int = 1, log_dir: Path | None = None, cwd
     return failed
 
 
-def _stop_on_signals():
+def stop_on_signals():
     """Until the returned function is called, SIGTERM stops this process as Ctrl-C does (KeyboardInterrupt), so the
     steps it started are stopped and waited for rather than left running as orphans."""
     import signal

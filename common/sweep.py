@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Optional
 
 from common.arms import prune_entry
+from common.cluster import EXECUTORS, check_executor, submit_steps
 from common.data import DATASETS, dataset_info
 from common.errors import UserError
 from common.methods import METHODS, get_method, load_method_file
@@ -178,6 +179,20 @@ class TableSettings(Settings):
     runs: str = flag("runs", "root of the run folders (default runs)")
     data_dir: str = flag("data", "the dataset's folder (as main.py's --data-dir)")
     jobs: int = flag(1, "steps run at once (default 1)", type=positive_int)
+    executor: str = flag("local", "local: run the steps here (--jobs at once); slurm: submit them as Slurm jobs through "
+                                  "submitit, requeued when preempted (submitit-local, submitit-debug: the same jobs "
+                                  "here, for tests)", choices=EXECUTORS)
+    slurm_partition: Optional[str] = flag(None, "--executor slurm: the partition")
+    gpus_per_job: int = flag(0, "--executor slurm: GPUs of a training step's job (one process each, torchrun's "
+                                "environment); default 0", type=non_negative_int)
+    cpus_per_job: int = flag(8, "--executor slurm: CPUs per task (data-loading workers) (default %(default)s)",
+                             type=positive_int)
+    timeout_min: int = flag(24 * 60, "--executor slurm/submitit-local: a job's time limit in minutes; a job that "
+                                     "reaches it is requeued and resumes (default %(default)s)", type=positive_int)
+    slurm_array_parallelism: int = flag(64, "--executor slurm: jobs of an array running at once (default %(default)s)",
+                                        type=positive_int)
+    slurm_extra: list = flag([], "--executor slurm: more sbatch parameters, key=value (e.g. account=proj "
+                                 "constraint=a100)", nargs="*", metavar="KEY=VALUE")
     latency: bool = flag(False, "time every model of the table on this device after it (batch 1 and 64, or 256 on a "
                                 "GPU; eager and compiled; fp32 and bf16): latency.md beside table.md")
     dry_run: bool = flag(False, "list the table's steps (their folders, what each would do, their commands) and stop")
@@ -227,6 +242,7 @@ def main(argv=None):
         parse_cfg(s.cfg)
         if s.rerun_changed and s.reuse_results:
             raise UserError("give --rerun-changed or --reuse-results, not both")
+        check_executor(s)
         plan = Plan(method, s, extra)
         method.table(plan)
         steps = list(plan.steps.values())
@@ -234,7 +250,10 @@ def main(argv=None):
             return print_steps(steps)
         check_code(steps, s.rerun_changed, s.reuse_results)
         root = Path(plan.runs) / dataset_dir(plan.dataset) / method.name
-        failed = run_steps(steps, s.jobs, root / "logs")
+        if s.executor == "local":
+            failed = run_steps(steps, s.jobs, root / "logs")
+        else:
+            failed = submit_steps(steps, s, root / "logs" / "submitit", name=method.name)
         report(method, steps, plan.dataset, root)
         if s.latency:
             time_table(steps, method, plan.dataset, root, extra)

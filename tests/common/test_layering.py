@@ -17,7 +17,7 @@ LAYERS = [
     ["runs", "zoo"],
     ["methods"],
     ["arms", "report", "steps"],
-    ["sequences", "plots", "latency"],
+    ["sequences", "plots", "latency", "cluster"],
     ["sweep"],
 ]
 LAYER = {name: i for i, names in enumerate(LAYERS) for name in names}
