@@ -4,6 +4,7 @@ debug executors here (no Slurm needed); a job preempted mid-step is requeued and
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -189,3 +190,63 @@ def test_a_stopped_table_cancels_its_jobs_and_the_same_command_resumes(tmp_path)
     assert again.returncode == 0, again.stderr[-2000:]
     logs = "".join(p.read_text() for p in runs.rglob("*_log.out"))
     assert "resumed after epoch" in logs
+
+
+def _fake_cluster(tmp_path) -> dict:
+    """The environment of a one-node Slurm job with 2 "GPUs" (gloo processes here): ``srun`` runs its command,
+    ``scontrol`` names this host and records a requeue."""
+    bin_dir = tmp_path / "slurm-bin"
+    bin_dir.mkdir()
+    tools = {"srun": '#!/bin/bash\nwhile [[ "$1" == --* ]]; do shift; done\nexec "$@"\n',
+             "scontrol": f'#!/bin/bash\nif [[ "$1" == show ]]; then echo localhost; else echo "$@" >> '
+                         f'"{tmp_path}/scontrol.log"; fi\n',
+             "python": f'#!/bin/bash\nexec "{sys.executable}" "$@"\n'}
+    for name, text in tools.items():
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(0o755)
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    return {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "SLURM_JOB_ID": "7",
+            "SLURM_NNODES": "1", "SLURM_GPUS_ON_NODE": "2", "SLURM_JOB_NODELIST": "localhost",
+            "MASTER_PORT": str(port), "OMP_NUM_THREADS": "1"}
+
+
+def test_the_multinode_slurm_script_needs_the_run_folder(tmp_path):
+    proc = subprocess.run(["bash", "scripts/slurm/train_multinode.sbatch", "cifar/l1-norm/main.py"], cwd=ROOT,
+                          env=_fake_cluster(tmp_path), capture_output=True, text=True, timeout=60)
+    assert_one_line_error(proc, "give the run folder, --save DIR")
+
+
+@pytest.mark.slow
+def test_the_multinode_slurm_script_requeues_near_its_limit_and_the_next_job_resumes(tmp_path):
+    """scripts/slurm/train_multinode.sbatch under a stand-in Slurm: torchrun with 2 processes trains; USR1 (sent
+    by Slurm five minutes before the limit) requeues the job; Slurm then stops it; the requeued job (the same
+    script) continues the run with --resume to the end."""
+    from helpers import write_fashion
+
+    write_fashion(tmp_path / "data", n_train=256, n_test=32)
+    env = _fake_cluster(tmp_path)
+    run = tmp_path / "run"
+    cmd = ["bash", "scripts/slurm/train_multinode.sbatch", "cifar/l1-norm/main.py", "--dataset", "fashion-mnist",
+           "--data-dir", str(tmp_path / "data"), "--arch", "vgg11", "--cfg", TINY, "--epochs", "30",
+           "--batch-size", "16", "--no-progress", "--save", str(run)]
+    job = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           start_new_session=True)
+    deadline = time.time() + 240
+    while not (run / "checkpoint.pt").exists() and job.poll() is None and time.time() < deadline:
+        time.sleep(0.2)
+    assert (run / "checkpoint.pt").exists(), job.communicate()[1][-2000:]
+    os.kill(job.pid, signal.SIGUSR1)                       # the batch shell's signal, five minutes before the limit
+    deadline = time.time() + 30
+    while not (tmp_path / "scontrol.log").exists() and time.time() < deadline:
+        time.sleep(0.1)
+    assert (tmp_path / "scontrol.log").read_text().split() == ["requeue", "7"]
+    os.killpg(job.pid, signal.SIGTERM)                     # what Slurm does to a requeued job's processes
+    job.communicate(timeout=120)
+    assert not (run / "result.json").exists()
+    env["MASTER_PORT"] = str(int(env["MASTER_PORT"]) + 1)
+    again = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "resumed after epoch" in again.stdout and again.stdout.count("done: best top-1") == 1
+    assert json.loads((run / "result.json").read_text())["epochs"] == 30
