@@ -179,9 +179,9 @@ class TableSettings(Settings):
     runs: str = flag("runs", "root of the run folders (default runs)")
     data_dir: str = flag("data", "the dataset's folder (as main.py's --data-dir)")
     jobs: int = flag(1, "steps run at once (default 1)", type=positive_int)
-    executor: str = flag("local", "local: run the steps here (--jobs at once); slurm: submit them as Slurm jobs through "
-                                  "submitit, requeued when preempted (submitit-local, submitit-debug: the same jobs "
-                                  "here, for tests)", choices=EXECUTORS)
+    executor: str = flag("local", "local: run the steps here (--jobs at once); slurm: submit them as Slurm jobs "
+                                  "through submitit, requeued when preempted (submitit-local, submitit-debug: the "
+                                  "same jobs here, for tests)", choices=EXECUTORS)
     slurm_partition: Optional[str] = flag(None, "--executor slurm: the partition")
     gpus_per_job: int = flag(0, "--executor slurm: GPUs of a training step's job (one process each, torchrun's "
                                 "environment); default 0", type=non_negative_int)
