@@ -150,6 +150,13 @@ def test_torchrun_on_an_image_folder_killed_and_resumed(tmp_path):
         time.sleep(0.2)
     os.killpg(first.pid, signal.SIGKILL)                   # the whole job, as a cluster's scheduler would
     first.wait()
+    deadline = time.time() + 30                            # and, as it does, wait until every process has gone
+    while time.time() < deadline:
+        try:
+            os.killpg(first.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
     done = load_checkpoint(run / "checkpoint.pt")["epoch"] + 1
     assert done < 4 and not (run / "result.json").exists()
     proc = run_cli("-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(free_port()),

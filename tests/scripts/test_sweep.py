@@ -110,8 +110,10 @@ def test_runner_skips_done_steps_reruns_changed_ones_and_runs_jobs_at_once(tmp_p
     assert changed.stdout.count("== skip (done)") == 1 and changed.stdout.count("== run:") == 3
     pruned = sorted(p.name for p in (root / "vgg11" / "pruned").iterdir())
     assert len(pruned) == 2 and pruned[0].startswith("p0.5-seed1-") and pruned[1].startswith("p0.6-seed1-")
-    rows = (root / "table.md").read_text().splitlines()
+    accuracy, compute = (root / "table.md").read_text().split("## Training compute")
+    rows = [line for line in accuracy.splitlines() if line.startswith("|")]
     assert len(rows) == 3 and "| p0.6 |" in rows[2]              # the table shows this table's runs only
+    assert sum(line.startswith("| fashion-mnist") for line in compute.splitlines()) == 1
     result = json.loads(next((root / "vgg11" / "scratch-B").glob("p0.6-*/result.json")).read_text())
     assert result["variant"] == "p0.6" and result["sparsity"] > 0.55
 
