@@ -172,6 +172,7 @@ class RunFolder:
             self._fd = None
             raise UserError(f"{self.path} is in use by another process; wait for it to finish or choose "
                             f"another --save") from None
+        _HELD_LOCKS.add(self._fd)
 
     def _check(self):
         path, current = self.path, settings_of(self.args)
@@ -229,5 +230,24 @@ class RunFolder:
 
     def _unlock(self):
         if self._fd is not None:
+            _HELD_LOCKS.discard(self._fd)
             os.close(self._fd)      # releases the lock
             self._fd = None
+
+
+_HELD_LOCKS: set = set()
+
+
+def _drop_inherited_locks():
+    """In a forked child (a DataLoader worker): close the run folders' lock descriptors it inherited, so that the
+    lock goes with the process that owns the folder, not with a worker still shutting down after it."""
+    for fd in _HELD_LOCKS:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    _HELD_LOCKS.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_drop_inherited_locks)

@@ -2,6 +2,8 @@
 same settings, consistent after a kill, and left clean by a run that fails before its first checkpoint."""
 
 import json
+import os
+import time
 
 import pytest
 import torch
@@ -183,3 +185,31 @@ def test_a_table_copied_to_another_runs_folder_has_the_same_step_folders(tmp_pat
 
     here, there = folders(tmp_path / "a"), folders(tmp_path / "elsewhere" / "b")
     assert here == there and len(here) == 9           # baseline, then A and B: prune, fine-tune, E, B
+
+
+def _start_then_sleep(started):
+    started.set()
+    time.sleep(30)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork: POSIX")
+def test_a_forked_worker_does_not_keep_the_run_folder_locked(tmp_path):
+    """A DataLoader worker (a fork of the owner) inherits the lock's descriptor; the folder must be free once the
+    owner lets go, even while such a worker lives on."""
+    import multiprocessing
+
+    run = tmp_path / "run"
+    owner = RunFolder(run, {"lr": 0.1})
+    owner.__enter__()
+    context = multiprocessing.get_context("fork")
+    started = context.Event()
+    worker = context.Process(target=_start_then_sleep, args=(started,))
+    worker.start()
+    try:
+        assert started.wait(30)                        # the worker runs: the fork's handlers have run in it
+        owner.__exit__(None, None, None)
+        with RunFolder(run, {"lr": 0.1}):
+            pass
+    finally:
+        worker.kill()
+        worker.join()
