@@ -384,13 +384,13 @@ def build_cost_table(rows, row_list):
 
 CSV_FIELDS = ["dataset", "method", "arch", "variant", "settings", "arm", "seed", "best_top1", "final_top1", "params",
               "flops", "base_params", "base_flops", "sparsity", "epochs", "train_flops", "device_hours", "device",
-              "run_settings", "lineage"]
+              "runs", "run_settings", "lineage"]
 
 
 def long_rows(rows, metric="best"):
     """One row per run (model x variant x arm x seed; a baseline shared by several table rows once), with the row
-    label the table gives it, and after each cell's runs its aggregated rows (``seed`` = ``mean`` / ``std``, with
-    ``n`` in ``epochs``)."""
+    label the table gives it, and after each cell's runs its aggregated rows (``seed`` = ``mean`` / ``std``, over
+    ``runs`` runs)."""
     _, row_list = table_rows(rows, metric)
     out, key_acc, written = [], "best_top1" if metric == "best" else "final_top1", set()
     by_dir = {str(Path(r["_path"]).resolve().parent): r for r in rows if "_path" in r}
@@ -413,7 +413,7 @@ def long_rows(rows, metric="best"):
                 m, sd, n = mean_std(accs)
                 for stat, value in (("mean", m), ("std", sd)):
                     out.append({"dataset": dataset, "method": method, "arch": arch, "variant": variant,
-                                "settings": experiment, "arm": arm, "seed": stat, key_acc: value, "epochs": n})
+                                "settings": experiment, "arm": arm, "seed": stat, key_acc: round(value, 4), "runs": n})
     return out
 
 

@@ -2,6 +2,7 @@
 reduction for smaller networks; mean, std and n over seeds; baselines per lr series), the image
 it writes, and its one-line errors."""
 
+import csv
 import json
 import math
 
@@ -234,6 +235,10 @@ def test_the_csv_of_a_table_reads_back_into_the_same_table(tmp_path, capsys):
     again = rows_from_csv(tmp_path / "table.csv")
     assert len(again) == len(rows) == 7
     assert to_markdown(*build_table(again)) == to_markdown(*build_table(rows))
+    with open(tmp_path / "table.csv", newline="") as f:
+        means = {(r["variant"], r["arm"]): r for r in csv.DictReader(f) if r["seed"] == "mean"}
+    assert means[("A", "finetune")]["best_top1"] == "92.0" and means[("A", "finetune")]["runs"] == "1"
+    assert means[("A", "finetune")]["epochs"] == ""                  # a count of runs is not a number of epochs
     proc = run_entry("scripts/collect_results.py", tmp_path / "runs", "--format", "json")
     table = json.loads(proc.stdout)["table"]
     assert [row["Variant"] for row in table] == ["A", "B"] and table[0]["Fine-tuned"] == "92.00"
