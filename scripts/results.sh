@@ -64,3 +64,5 @@ table imagenet metapruning "${IMAGENET[@]}" --archs mobilenet_v1 --width 0.25 --
 # the ResNet-20 tables last: a ResNet-20 trains about 5x slower than a quarter-width VGG on a CPU
 table cifar soft-filter "${CIFAR[@]}" --archs sfp_resnet20 --rates "0.3"
 table cifar sss "${CIFAR[@]}" --archs resnet20 --gammas "0.1"
+
+[[ -n "$dry_run" ]] || python scripts/results_summary.py results > results/README.md
