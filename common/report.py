@@ -78,13 +78,25 @@ def fmt_count(value, base, unit):
     return f"{scaled} (↓{100 * (1 - value / base):.1f}%)"
 
 
+def run_of(checkpoint, by_dir):
+    """The result of the run folder holding ``checkpoint``: from ``by_dir`` (``{resolved folder: result}``), else
+    read from the folder (a baseline another method's table trained, as ThiNet, regression and Taylor prune) and
+    remembered in ``by_dir``; None when the folder holds no result."""
+    folder = str(Path(checkpoint).resolve().parent)
+    if folder not in by_dir:
+        found = read_results([Path(folder) / "result.json"]) if (Path(folder) / "result.json").is_file() else []
+        by_dir[folder] = found[0] if found else None
+    return by_dir[folder]
+
+
 def source_baseline(r, by_dir, depth=0):
     """The baseline result a run descends from, following ``source`` checkpoints through their run
-    folders (pruned -> fine-tuned -> pruned again ...); None if the chain leaves the runs found."""
+    folders (pruned -> fine-tuned -> pruned again ...), read from disk where they are not among the runs loaded;
+    None where the chain ends elsewhere."""
     src = r.get("source")
     if not src or depth > 64:
         return None
-    parent = by_dir.get(str(Path(src).resolve().parent))
+    parent = run_of(src, by_dir)
     if parent is None:
         return None
     if parent["arm"] == "baseline":
@@ -141,9 +153,9 @@ def _text(settings: dict) -> str:
 
 def root_run(r, by_dir, depth=0):
     """The run at the start of ``r``'s lineage (its baseline, or its method's own training run): ``source``
-    checkpoints followed through the run folders found; ``r`` itself when it has no source among them."""
+    checkpoints followed through their run folders (``run_of``); ``r`` itself when it has no source with a result."""
     src = r.get("source")
-    parent = by_dir.get(str(Path(src).resolve().parent)) if src and depth < 64 else None
+    parent = run_of(src, by_dir) if src and depth < 64 else None
     return r if parent is None else root_run(parent, by_dir, depth + 1)
 
 

@@ -226,6 +226,27 @@ def test_the_amortised_column_shares_the_baseline_over_the_models_cut_from_it(tm
     assert cells["A"]["k"] == "2" and cells["A"]["Baseline"] == "120 FLOP" and cells["B"]["Scratch-B"] == "240 FLOP"
 
 
+def test_a_table_pruning_another_methods_baseline_shows_that_baselines_best_and_cost(tmp_path):
+    """ThiNet, regression and Taylor prune the L1-norm baseline: their table (its folder alone) reads the baseline
+    run from its folder -- its best top-1 (not the final weights' top-1 the pruned run recorded) and its cost."""
+    from common.report import build_cost_table, build_table, table_rows
+
+    base = _run(tmp_path / "l1-norm", "baseline", "seed1", {"epochs": 160, "seed": 1}, dataset="cifar10",
+                method="l1-norm", arch="vgg16", variant=None, seed=1, best_top1=93.5, final_top1=93.0, params=100,
+                flops=1000, cost={"train_flops": 120.0})
+    common = dict(dataset="cifar10", method="taylor", arch="vgg16", variant="A", seed=1, params=50, flops=500)
+    pruned = _run(tmp_path / "taylor", "pruned", "A-seed1", {"variant": "A", "seed": 1}, **common, best_top1=40.0,
+                  final_top1=40.0, top1_before=93.0, base_params=100, base_flops=1000, source=str(base / "checkpoint.pt"))
+    _run(tmp_path / "taylor", "finetune", "A-seed1", {"epochs": 40, "seed": 1}, **common, best_top1=92.0,
+         final_top1=92.0, source=str(pruned / "pruned.pt"), cost={"train_flops": 10.0})
+    rows = load_results(tmp_path / "taylor")
+    header, table = build_table(rows)
+    assert dict(zip(header, table[0]))["Baseline"].startswith("93.50")
+    header, table = build_cost_table(rows, table_rows(rows)[1])
+    cells = dict(zip(header, table[0]))
+    assert cells["Baseline"] == "120 FLOP" and cells["Fine-tuned + baseline/k"] == "130 FLOP" and cells["k"] == "1"
+
+
 def test_the_csv_of_a_table_reads_back_into_the_same_table(tmp_path, capsys):
     from common.report import build_table, rows_from_csv, to_markdown, write_table
 
