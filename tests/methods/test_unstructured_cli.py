@@ -135,6 +135,7 @@ def test_lottery_rewind_beyond_the_run_is_one_line(tmp_path):
     assert not (tmp_path / "runs").exists()
 
 
+@pytest.mark.slow
 @needs_data
 def test_imp_and_lottery_single_steps_ask_the_papers_question_of_their_masks(tmp_path):
     """The four entry points of IMP and of the Lottery Ticket comparison outside their sequences: a

@@ -49,6 +49,7 @@ def test_export_reproduces_the_checkpoints_logits(checkpoints, name):
         assert 0.4 < zeros < 0.6
 
 
+@pytest.mark.slow                  # the ONNX exporter traces through torch.export: ~10 s
 def test_onnx_when_its_packages_are_installed(checkpoints):
     pytest.importorskip("onnx")
     pytest.importorskip("onnxscript")
