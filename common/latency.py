@@ -63,10 +63,25 @@ def models_of(results) -> list[dict]:
         key = (r["dataset"], r["arch"], json.dumps(r["cfg"]), masked)
         entry = found.setdefault(key, {"dataset": r["dataset"], "arch": r["arch"], "cfg": r["cfg"], "masked": masked,
                                        "flops": r.get("flops"), "params": r.get("params"), "uses": []})
-        use = (r.get("method"), "baseline" if r["arm"] == "baseline" else r.get("variant"))
+        label = "baseline" if r["arm"] == "baseline" else r.get("variant") or r["arm"]   # or e.g. sparsity-trained
+        use = (r.get("method"), label, r.get("seed"))
         if use not in entry["uses"]:
             entry["uses"].append(use)
     return list(found.values())
+
+
+def uses_text(uses) -> str:
+    """``slimming p0.4 (seed 1), slimming baseline (seeds 1, 2, 3)``: the rows and seeds a network stands for."""
+    seeds = {}
+    for method, label, seed in uses:
+        seeds.setdefault((method, label), []).append(seed)
+    parts = []
+    for (method, label), ss in seeds.items():
+        known = sorted(s for s in ss if s is not None)
+        which = (f" (seed {known[0]})" if len(known) == 1 else f" (seeds {', '.join(map(str, known))})" if known
+                 else "")
+        parts.append(f"{method} {label}{which}")
+    return ", ".join(parts)
 
 
 def measure(results, batches=(1, 64), device="cpu", compile=True, bf16=True, min_time=0.3, log=print) -> list[dict]:
@@ -89,7 +104,7 @@ def measure(results, batches=(1, 64), device="cpu", compile=True, bf16=True, min
                     records.append({**common, "batch": batch, "mode": mode, "dtype": dtype, **timing})
                     what = (f"{timing['median_ms']:.3f} ms (IQR {timing['iqr_ms']:.3f})" if "median_ms" in timing
                             else timing["error"])
-                    log(f"  {net['arch']} {'/'.join(v or '-' for _, v in net['uses'])[:40]}: batch {batch} {mode} "
+                    log(f"  {net['arch']} {uses_text(net['uses'])[:60]}: batch {batch} {mode} "
                         f"{dtype}: {what}  [{time.perf_counter() - t0:.1f} s]")
     return records
 
@@ -110,7 +125,7 @@ def table(records) -> str:
         nets.setdefault((r["dataset"], r["arch"], json.dumps(r["cfg"]), r["masked"]), []).append(r)
     base_of = {}
     for key, rs in nets.items():
-        if any(v == "baseline" for _, v in rs[0]["uses"]):
+        if any(u[1] == "baseline" for u in rs[0]["uses"]):
             base_of[(key[0], key[1])] = {(r["batch"], r["mode"], r["dtype"]): r for r in rs}
     header = ["Model", "Used by", "Params", "FLOPs", *(f"b={b} {m} {d}" for b, m, d in settings_seen)]
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
@@ -122,7 +137,7 @@ def table(records) -> str:
         flops = f"{first['flops'] / 1e6:.1f}M" + (f" ({base_flops / first['flops']:.2f}x fewer)"
                                                     if base_flops and first["flops"] and base_flops != first["flops"]
                                                     else "")
-        uses = ", ".join(f"{m} {v}" for m, v in first["uses"])[:60] + (" (masked: runs dense)" if masked else "")
+        uses = uses_text([(*u, None)[:3] for u in first["uses"]]) + (" (masked: runs dense)" if masked else "")
         cells = [arch, uses, f"{first['params'] / 1e6:.2f}M", flops]
         for k in settings_seen:
             r = by.get(k, {})

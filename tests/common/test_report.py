@@ -278,9 +278,10 @@ def test_latency_is_measured_finite_and_reported_with_its_settings(tmp_path):
     from common.latency import write as write_latency
 
     common = dict(dataset="fashion-mnist", method="weight-level", arch="vgg11", params=1, flops=1)
-    write(tmp_path, "baseline", "seed1", **common, variant=None,
-          cfg=[8, "M", 16, "M", 16, 16, "M", 16, 16, "M", 16, 16], best_top1=90.0, final_top1=90.0)
-    write(tmp_path, "pruned", "p0.5-seed1", **common, variant="p0.5", sparsity=0.5,
+    for seed in (1, 2):                               # one network behind two baseline runs
+        write(tmp_path, "baseline", f"seed{seed}", **common, variant=None, seed=seed,
+              cfg=[8, "M", 16, "M", 16, 16, "M", 16, 16, "M", 16, 16], best_top1=90.0, final_top1=90.0)
+    write(tmp_path, "pruned", "p0.5-seed1", **common, variant="p0.5", sparsity=0.5, seed=1,
           cfg=[8, "M", 16, "M", 16, 16, "M", 16, 16, "M", 16, 16], best_top1=80.0, final_top1=80.0)
     records = measure(load_results(tmp_path), batches=(1, 4), compile=False, min_time=0.01, log=lambda *a: None)
     assert {(r["batch"], r["mode"], r["dtype"], r["masked"]) for r in records} == {
@@ -288,7 +289,8 @@ def test_latency_is_measured_finite_and_reported_with_its_settings(tmp_path):
     timed = [r for r in records if "median_ms" in r]
     assert timed and all(math.isfinite(r["median_ms"]) and r["median_ms"] > 0 and r["runs"] >= 1 for r in timed)
     text = table(records)
-    assert "(masked: runs dense)" in text and "b=1 eager fp32" in text
+    assert "| weight-level p0.5 (seed 1) (masked: runs dense) |" in text and "b=1 eager fp32" in text
+    assert "| weight-level baseline (seeds 1, 2) |" in text
     json_path, md_path = write_latency(records, tmp_path, "cpu")
     saved = json.loads(json_path.read_text())
     assert saved["measured_on"]["device"].startswith("cpu-") and saved["measured_on"]["threads"] >= 1
