@@ -198,8 +198,12 @@ def table_rows(rows, metric="best"):
             base = source_baseline(r, by_dir)
             if base is not None:
                 own_base[key][base["_path"]] = base
-    for key in per_arch:  # a baseline with no pruned run still gets a row
-        if not any(k[:3] == key[:3] and k[4] == key[3] for k in groups):
+    for key in per_arch:  # a baseline with no pruned run still gets a row -- unless it is another row's baseline
+        if any(k[:3] == key[:3] and k[4] == key[3] for k in groups):
+            continue
+        borrowed = any(k[:3] == key[:3] and not own_base.get(k) and not per_arch.get((*k[:3], k[4]), {}).get("baseline")
+                       for k in groups)         # (a row whose lineage has no baseline shows the arch's: slimming's)
+        if not borrowed:
             groups[(*key[:3], "–", key[3])]
     # a row per combination of its arms' settings (one, unless an arm was run with several)
     expanded = []

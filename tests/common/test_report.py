@@ -247,6 +247,23 @@ def test_a_table_pruning_another_methods_baseline_shows_that_baselines_best_and_
     assert cells["Baseline"] == "120 FLOP" and cells["Fine-tuned + baseline/k"] == "130 FLOP" and cells["k"] == "1"
 
 
+def test_a_baseline_that_another_row_shows_gets_no_row_of_its_own(tmp_path):
+    """Slimming: the pruned models descend from the sparsity-trained run (other settings than the baseline's); the
+    baseline is the row's Baseline, not a second row with a Settings column."""
+    from common.report import build_table
+
+    common = dict(dataset="cifar10", method="slimming", arch="vgg19", params=100, flops=1000)
+    _run(tmp_path, "baseline", "seed1", {"sparsity": 0.0, "seed": 1}, **common, variant=None, seed=1,
+         best_top1=93.0, final_top1=93.0)
+    trained = _run(tmp_path, "sparsity", "seed1", {"sparsity": 1e-4, "seed": 1}, **common, variant=None, seed=1,
+                   best_top1=92.0, final_top1=92.0)
+    _run(tmp_path, "pruned", "p0.4-seed1", {"percent": 0.4, "seed": 1}, **{**common, "params": 40}, variant="p0.4",
+         seed=1, best_top1=10.0, final_top1=10.0, source=str(trained / "checkpoint.pt"))
+    header, table = build_table(load_results(tmp_path))
+    assert "Settings" not in header and [row[3] for row in table] == ["p0.4"]
+    assert dict(zip(header, table[0]))["Baseline"].startswith("93.00")
+
+
 def test_the_csv_of_a_table_reads_back_into_the_same_table(tmp_path, capsys):
     from common.report import build_table, rows_from_csv, to_markdown, write_table
 
