@@ -14,7 +14,8 @@ from common.errors import UserError
 from common.settings import ArgumentParser, main_guard
 
 ACCURACY = re.compile(r"^\s*(-?\d+(?:\.\d+)?)(?:\s*±\s*(\d+(?:\.\d+)?))?")
-NOT_ARMS = {"Dataset", "Method", "Model", "Variant", "Settings", "Baseline", "Pruned (no FT)", "Params", "FLOPs"}
+NOT_ARMS = {"Dataset", "Method", "Model", "Variant", "Settings", "Baseline", "Pruned (no FT)", "Params", "FLOPs",
+            "Sparsity"}     # nor a method's own training run ("Sparsity-trained"): the arms trained after pruning
 
 
 def first_table(markdown: str):
@@ -39,9 +40,11 @@ def accuracy(cell: str):
 
 
 def verdict(row: dict) -> tuple:
-    """The best arm by mean top-1 (of those trained after pruning), and whether the better scratch arm is within one
-    std of, or above, fine-tuning (None where the table has no fine-tuned or no scratch column)."""
-    arms = {name: accuracy(cell) for name, cell in row.items() if name not in NOT_ARMS and accuracy(cell)}
+    """The best arm by mean top-1 (of the arms trained after pruning; a percentage such as a sparsity is not one),
+    and whether the better scratch arm is within one std of, or above, fine-tuning (None where the table has no
+    fine-tuned or no scratch column)."""
+    arms = {name: accuracy(cell) for name, cell in row.items()
+            if name not in NOT_ARMS and not name.endswith("-trained") and not cell.endswith("%") and accuracy(cell)}
     if not arms:
         return "–", None
     best = max(arms, key=lambda name: arms[name][0])

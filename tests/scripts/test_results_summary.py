@@ -19,8 +19,9 @@ def test_the_index_gives_each_rows_best_arm_and_the_papers_question(tmp_path):
             "| 0.37M | 12.9M |\n"
           + "| fmnist | l1-norm | vgg16 | B | 80.10 ± 1.18 | 9.87 ± 0.13 | 85.00 ± 0.50 | 80.00 ± 0.20 | 83.00 ± 1.00 "
             "| 0.30M | 10.1M |\n", 9)
-    write(tmp_path / "cifar" / "lottery-ticket", "| Dataset | Method | Model | Variant | Winning ticket | Random init |\n"
-          "|---|---|---|---|---|---|\n| fmnist | lottery-ticket | vgg16 | 50% | 81.00 ± 0.10 | 81.50 ± 0.20 |\n", 12)
+    write(tmp_path / "cifar" / "lottery-ticket", "| Dataset | Method | Model | Variant | Winning ticket | Random init "
+          "| Sparsity |\n|---|---|---|---|---|---|---|\n| fmnist | lottery-ticket | vgg16 | 50% | 81.00 ± 0.10 "
+          "| 81.50 ± 0.20 | 90.0% |\n", 12)
     out = run_entry("scripts/results_summary.py", tmp_path).stdout
     rows = {line.split(" | ")[1]: line for line in out.splitlines() if line.startswith("| vgg16")}
     assert rows["A"].endswith("| Scratch-B | yes |")
