@@ -63,9 +63,9 @@ def summary(root: Path) -> str:
     out = ["# Results", "",
            "Made by `bash scripts/results.sh` on the machine each folder's `command.txt` names; each folder holds the "
            "table (`table.md`, `table.csv`), its plots, the training compute and the CPU latency of every model. "
-           "Top-1 (%) is the best test accuracy, mean ± std over 3 seeds. *Scratch ≈ FT*: the better of Scratch-E and "
-           "Scratch-B is above, or within one std of, fine-tuning (the paper's finding for structured pruning). The scale "
-           "(images, widths, epochs) is in `scripts/results.sh` and each folder's `command.txt`: these are small runs "
+           "Top-1 (%) is the best test accuracy, mean ± std over 3 seeds. *Scratch ≈ FT*: the better of Scratch-E "
+           "and Scratch-B is above, or within one std of, fine-tuning (the paper's finding for structured pruning). "
+           "The scale (images, widths, epochs) is in `scripts/results.sh` and each folder's `command.txt`: these are small runs "
            "on Fashion-MNIST, not CIFAR or ImageNet numbers.", ""]
     minutes = 0
     for folder in folders:
@@ -85,8 +85,8 @@ def summary(root: Path) -> str:
         for cells in rows:
             row = dict(zip(header, cells))
             best, holds = verdict(row)
-            out.append("| " + " | ".join([row[h] for h in shown] + [best, {True: "yes", False: "no", None: "–"}[holds]])
-                       + " |")
+            answer = {True: "yes", False: "no", None: "–"}[holds]
+            out.append("| " + " | ".join([row[h] for h in shown] + [best, answer]) + " |")
         out.append("")
     out.append(f"Total wall time of the tables: {minutes} min.")
     return "\n".join(out) + "\n"
