@@ -65,8 +65,8 @@ def summary(root: Path) -> str:
            "table (`table.md`, `table.csv`), its plots, the training compute and the CPU latency of every model. "
            "Top-1 (%) is the best test accuracy, mean ± std over 3 seeds. *Scratch ≈ FT*: the better of Scratch-E "
            "and Scratch-B is above, or within one std of, fine-tuning (the paper's finding for structured pruning). "
-           "The scale (images, widths, epochs) is in `scripts/results.sh` and each folder's `command.txt`: these are small runs "
-           "on Fashion-MNIST, not CIFAR or ImageNet numbers.", ""]
+           "The scale (images, widths, epochs) is in `scripts/results.sh` and each folder's `command.txt`: these "
+           "are small runs on Fashion-MNIST, not CIFAR or ImageNet numbers.", ""]
     minutes = 0
     for folder in folders:
         header, rows = first_table((folder / "table.md").read_text())

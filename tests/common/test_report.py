@@ -236,7 +236,8 @@ def test_a_table_pruning_another_methods_baseline_shows_that_baselines_best_and_
                 flops=1000, cost={"train_flops": 120.0})
     common = dict(dataset="cifar10", method="taylor", arch="vgg16", variant="A", seed=1, params=50, flops=500)
     pruned = _run(tmp_path / "taylor", "pruned", "A-seed1", {"variant": "A", "seed": 1}, **common, best_top1=40.0,
-                  final_top1=40.0, top1_before=93.0, base_params=100, base_flops=1000, source=str(base / "checkpoint.pt"))
+                  final_top1=40.0, top1_before=93.0, base_params=100, base_flops=1000,
+                  source=str(base / "checkpoint.pt"))
     _run(tmp_path / "taylor", "finetune", "A-seed1", {"epochs": 40, "seed": 1}, **common, best_top1=92.0,
          final_top1=92.0, source=str(pruned / "pruned.pt"), cost={"train_flops": 10.0})
     rows = load_results(tmp_path / "taylor")
