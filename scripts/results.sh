@@ -66,4 +66,6 @@ table imagenet metapruning "${IMAGENET[@]}" --archs mobilenet_v1 --width 0.25 --
 table cifar soft-filter "${CIFAR[@]}" --archs sfp_resnet20 --rates "0.3"
 table cifar sss "${CIFAR[@]}" --archs resnet20 --gammas "0.1"
 
-[[ -n "$dry_run" ]] || python scripts/results_summary.py results > results/README.md
+if [[ -z "$dry_run" ]]; then       # the index, written whole or not at all
+    python scripts/results_summary.py results > results/README.md.tmp && mv results/README.md.tmp results/README.md
+fi
