@@ -41,8 +41,10 @@ def time_model(model, x, min_time: float = 0.3, compile: bool = False, bf16: boo
             run = torch.compile(model)
         context = torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else nullcontext()
         with torch.no_grad(), context:
-            for _ in range(3):                  # warm-up (compiles on the first call)
-                run(x)
+            start, calls = time.perf_counter(), 0          # warm-up (compiles on the first call): 3 calls and a
+            while calls < 3 or time.perf_counter() - start < min(min_time, 0.25):   # while, so that the first
+                run(x)                                     # network timed is not slowed by a cold thread pool
+                calls += 1
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
             timer = benchmark.Timer(stmt="run(x)", globals={"run": run, "x": x}, num_threads=torch.get_num_threads())
@@ -54,7 +56,8 @@ def time_model(model, x, min_time: float = 0.3, compile: bool = False, bf16: boo
 
 def models_of(results) -> list[dict]:
     """The distinct networks behind ``results`` (``result.json`` dicts): one entry per ``(dataset, arch, cfg,
-    masked)``, with the rows (method, variant) that use it."""
+    masked)``, with the rows (method, variant) that use it and, for a masked network, each row's FLOPs over its
+    nonzero weights, one per seed (the dense network it runs as is shared by every sparsity)."""
     found = {}
     for r in results:
         if "arch" not in r or "cfg" not in r or "dataset" not in r:
@@ -62,8 +65,11 @@ def models_of(results) -> list[dict]:
         masked = isinstance(r.get("sparsity"), (int, float)) and r["sparsity"] > 0
         key = (r["dataset"], r["arch"], json.dumps(r["cfg"]), masked)
         entry = found.setdefault(key, {"dataset": r["dataset"], "arch": r["arch"], "cfg": r["cfg"], "masked": masked,
-                                       "flops": r.get("flops"), "params": r.get("params"), "uses": []})
+                                       "flops": r.get("flops"), "params": r.get("params"), "uses": [],
+                                       "nonzero_flops": {}})
         label = "baseline" if r["arm"] == "baseline" else r.get("variant") or r["arm"]   # or e.g. sparsity-trained
+        if masked and r.get("flops") is not None:
+            entry["nonzero_flops"].setdefault(f"{r.get('method')} {label}", []).append(r["flops"])
         use = (r.get("method"), label, r.get("seed"))
         if use not in entry["uses"]:
             entry["uses"].append(use)
@@ -94,7 +100,8 @@ def measure(results, batches=(1, 64), device="cpu", compile=True, bf16=True, min
         shape = info.input_size
         common = {"dataset": net["dataset"], "arch": net["arch"], "cfg": net["cfg"], "masked": net["masked"],
                   "uses": [list(u) for u in net["uses"]], "params": count_params(model),
-                  "flops": net["flops"] if net["flops"] is not None else count_flops(model, shape)}
+                  "flops": (count_flops(model, shape) if net["masked"] or net["flops"] is None else net["flops"]),
+                  "nonzero_flops": {row: sum(f) / len(f) for row, f in net["nonzero_flops"].items()}}  # seeds' mean
         for batch in batches:
             x = torch.randn(batch, *shape, device=device)
             for mode in ("eager", "compile") if compile else ("eager",):
@@ -136,7 +143,10 @@ def table(records) -> str:
         base_flops = next((b["flops"] for b in base.values()), None)
         flops = f"{first['flops'] / 1e6:.1f}M" + (f" ({base_flops / first['flops']:.2f}x fewer)"
                                                     if base_flops and first["flops"] and base_flops != first["flops"]
-                                                    else "")
+                                                    and not masked else "")
+        if masked and first.get("nonzero_flops"):        # what it runs (dense), then what each row counts
+            flops += " dense; nonzero: " + ", ".join(f"{f / 1e6:.1f}M {row}"
+                                                     for row, f in first["nonzero_flops"].items())
         uses = uses_text([(*u, None)[:3] for u in first["uses"]]) + (" (masked: runs dense)" if masked else "")
         cells = [arch, uses, f"{first['params'] / 1e6:.2f}M", flops]
         for k in settings_seen:

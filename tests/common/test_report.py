@@ -292,22 +292,33 @@ def test_the_compute_plot_puts_each_arm_at_what_it_cost(tmp_path):
 
 
 def test_latency_is_measured_finite_and_reported_with_its_settings(tmp_path):
+    from common.data import dataset_info
+    from common.flops import count_flops
     from common.latency import measure, table
     from common.latency import write as write_latency
+    from common.models import build_model
 
     common = dict(dataset="fashion-mnist", method="weight-level", arch="vgg11", params=1, flops=1)
     for seed in (1, 2):                               # one network behind two baseline runs
         write(tmp_path, "baseline", f"seed{seed}", **common, variant=None, seed=seed,
               cfg=[8, "M", 16, "M", 16, 16, "M", 16, 16, "M", 16, 16], best_top1=90.0, final_top1=90.0)
-    write(tmp_path, "pruned", "p0.5-seed1", **common, variant="p0.5", sparsity=0.5, seed=1,
-          cfg=[8, "M", 16, "M", 16, 16, "M", 16, 16, "M", 16, 16], best_top1=80.0, final_top1=80.0)
+    for percent, nonzero in ((0.5, 5e5), (0.8, 2e5)):   # two sparsities of one dense network
+        write(tmp_path, "pruned", f"p{percent}-seed1", **{**common, "flops": nonzero}, variant=f"p{percent}",
+              sparsity=percent, seed=1, cfg=[8, "M", 16, "M", 16, 16, "M", 16, 16, "M", 16, 16], best_top1=80.0,
+              final_top1=80.0)
     records = measure(load_results(tmp_path), batches=(1, 4), compile=False, min_time=0.01, log=lambda *a: None)
     assert {(r["batch"], r["mode"], r["dtype"], r["masked"]) for r in records} == {
         (b, "eager", d, m) for b in (1, 4) for d in ("fp32", "bf16") for m in (False, True)}
     timed = [r for r in records if "median_ms" in r]
     assert timed and all(math.isfinite(r["median_ms"]) and r["median_ms"] > 0 and r["runs"] >= 1 for r in timed)
     text = table(records)
-    assert "| weight-level p0.5 (seed 1) (masked: runs dense) |" in text and "b=1 eager fp32" in text
+    assert "| weight-level p0.5 (seed 1), weight-level p0.8 (seed 1) (masked: runs dense) |" in text
+    assert "b=1 eager fp32" in text
+    info = dataset_info("fashion-mnist")
+    dense = count_flops(build_model("vgg11", 10, info.in_channels, [8, "M", 16, "M", 16, 16, "M", 16, 16, "M", 16,
+                                                                     16]), info.input_size)
+    masked_row = next(line for line in text.splitlines() if "masked" in line)
+    assert f"| {dense / 1e6:.1f}M dense; nonzero: 0.5M weight-level p0.5, 0.2M weight-level p0.8 |" in masked_row
     assert "| weight-level baseline (seeds 1, 2) |" in text
     json_path, md_path = write_latency(records, tmp_path, "cpu")
     saved = json.loads(json_path.read_text())
