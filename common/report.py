@@ -6,7 +6,7 @@ writes), each as mean ± std of top-1 over seeds (n in brackets when n != the mo
 count), then parameters and FLOPs of the pruned model with the reduction against the
 baseline, then any ``--columns`` fields. The baseline of a row is the run its results were
 pruned from (followed through their ``source`` checkpoints) when those runs are found, else
-the arch's baselines of the same length, else every baseline of the arch. Usage::
+the arch's baselines of the same settings, else those of the nearest settings. Usage::
 
     python scripts/collect_results.py runs [--method l1-norm] [--dataset cifar10]
                                            [--metric best|final] [--out table.md] [--csv table.csv]
@@ -168,6 +168,19 @@ def experiment_labels(signatures) -> dict:
                          for k in differing) for t, d in parsed.items()}
 
 
+def nearest_baselines(key, per_arch) -> list:
+    """The arch's baselines whose settings differ from row ``key``'s lineage in the fewest fields (e.g. GMP, trained
+    from scratch, is shown beside the dense run of its epochs and schedule, not beside every baseline of the
+    folder); those of several experiments only when they are equally near."""
+    mine = json.loads(key[4])
+    by_root = {k[3]: a["baseline"] for k, a in per_arch.items() if k[:3] == key[:3] and a.get("baseline")}
+    distance = {root: sum(json.dumps(mine.get(f), sort_keys=True) != json.dumps(theirs.get(f), sort_keys=True)
+                          for f in set(mine) | set(theirs))
+                for root, theirs in ((root, json.loads(root)) for root in by_root)}
+    nearest = min(distance.values(), default=None)
+    return [b for root, runs in by_root.items() if distance[root] == nearest for b in runs]
+
+
 def table_rows(rows, metric="best"):
     """The table's rows before formatting: ``(arms, [(row key, {arm: [result]})])``, a row key being
     ``(dataset, method, arch, variant, experiment)``.
@@ -178,8 +191,8 @@ def table_rows(rows, metric="best"):
     averaged together. ``experiment`` names the settings that tell a row from the others of its model (empty when
     there is one). Runs without a variant (the baseline, or a method's own training run such as slimming's
     sparsity training) belong to the rows that descend from them. A row's baseline is the runs it was pruned from
-    when its ``source`` links lead there; else the arch's baselines of the same settings, else every baseline of
-    the arch, else the ``top1_before`` its pruned runs recorded."""
+    when its ``source`` links lead there; else the arch's baselines of the same settings, else those of the nearest
+    settings (:func:`nearest_baselines`), else the ``top1_before`` its pruned runs recorded."""
     key_acc = "best_top1" if metric == "best" else "final_top1"
     by_dir = {str(Path(r["_path"]).resolve().parent): r for r in rows if "_path" in r}
     root_sig = {id(r): _text(r["_lineage"] if isinstance(r.get("_lineage"), dict)
@@ -224,8 +237,7 @@ def table_rows(rows, metric="best"):
     for key, signature, arms in sorted(expanded, key=lambda e: (e[0][:4], labels[(e[0][:3], e[1])])):
         model_root = (*key[:3], key[4])
         arm_results = {**per_arch.get(model_root, {}), **arms}
-        candidates = per_arch.get(model_root, {}).get("baseline", []) or \
-            [b for k, a in per_arch.items() if k[:3] == key[:3] for b in a.get("baseline", [])]
+        candidates = per_arch.get(model_root, {}).get("baseline", []) or nearest_baselines(key, per_arch)
         arm_results["baseline"] = (list(own_base[key].values()) or candidates
                                    or _baselines_of_pruned(arms.get("pruned", []), key_acc))
         out.append(((*key[:4], labels[(key[:3], signature)]), arm_results))

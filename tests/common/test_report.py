@@ -179,6 +179,25 @@ def test_the_table_never_averages_different_experiments_and_says_what_differs(tm
     assert six["Params"] == "0.00M (↓45.0%)"              # (500 + 600) / 2 of 1000: the mean over seeds
 
 
+def test_a_row_without_a_baseline_of_its_own_shows_the_nearest_not_every_one(tmp_path):
+    """IMP's folder holds two dense runs (8 epochs step, 4 epochs linear, for BIMP); GMP trains from scratch (no
+    source) with the 8-epoch settings plus its own: its Baseline column is the 8-epoch runs, not all six."""
+    from common.report import build_table
+
+    common = dict(dataset="fashion-mnist", method="imp", arch="vgg16", cfg=[1], params=1000, flops=10_000)
+    step = {"arch": "vgg16", "epochs": 8, "schedule": "step"}
+    for seed in (1, 2, 3):
+        _run(tmp_path, "baseline", f"seed{seed}", step, **common, variant=None, seed=seed, best_top1=80.0 + seed,
+             final_top1=80.0 + seed)
+        _run(tmp_path, "baseline", f"linear-seed{seed}", {**step, "epochs": 4, "schedule": "linear"}, **common,
+             variant=None, seed=seed, best_top1=70.0, final_top1=70.0)
+        _run(tmp_path, "GMP", f"S0.9-seed{seed}", {**step, "prune_every": 2, "sparsity": 0.9}, **common,
+             variant="S0.9-T8-GMP", seed=seed, sparsity=0.9, best_top1=79.0, final_top1=79.0)
+    header, table = build_table(load_results(tmp_path))
+    gmp = next(dict(zip(header, row)) for row in table if row[3] == "S0.9-T8-GMP")
+    assert gmp["Baseline"] == "82.00 ± 1.00" and gmp["GMP"] == "79.00 ± 0.00"
+
+
 def test_a_runs_cost_is_images_times_forward_macs_times_three(tmp_path):
     import torch
     from helpers import synthetic_loaders
