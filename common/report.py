@@ -386,17 +386,20 @@ def amortised(runs, pruned_of_root, by_dir):
 
 
 def build_cost_table(rows, row_list):
-    """The training compute of every row: each arm's own (mean over seeds), the fine-tuned model's with its
-    baseline's cost shared over the k pruned models cut from that baseline, and k."""
+    """The training compute of every row: each arm's own (mean over seeds; every arm that trained, in the table's
+    order -- IMP's FT/LRW/SLR/CLR, the Lottery Ticket's tickets --), the fine-tuned model's with its baseline's
+    cost shared over the k pruned models cut from that baseline, and k."""
     by_dir = {str(Path(r["_path"]).resolve().parent): r for r in rows if "_path" in r}
     pruned_of_root = defaultdict(int)
     for r in rows:
         if r["arm"] == "pruned":
             pruned_of_root[root_run(r, by_dir).get("_path")] += 1
     experiments = any(key[4] for key, _ in row_list)
-    arms = ["baseline", "finetune", "scratch-E", "scratch-B"]
+    trained = {a for _, arm_results in row_list for a, runs in arm_results.items()
+               if any(_train_flops(r) is not None for r in runs)}
+    arms = [a for a in ARM_ORDER if a in trained] + sorted(trained - set(ARM_ORDER))
     header = ["Dataset", "Method", "Model", "Variant", *(["Settings"] if experiments else []),
-              *(ARM_TITLES[a] for a in arms), "Fine-tuned + baseline/k", "k"]
+              *(ARM_TITLES.get(a, a) for a in arms), "Fine-tuned + baseline/k", "k"]
     table = []
     for (dataset, method, arch, variant, experiment), arm_results in row_list:
         cells = [dataset, method, arch, variant, *([experiment or "–"] if experiments else [])]

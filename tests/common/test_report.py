@@ -245,6 +245,23 @@ def test_the_amortised_column_shares_the_baseline_over_the_models_cut_from_it(tm
     assert cells["A"]["k"] == "2" and cells["A"]["Baseline"] == "120 FLOP" and cells["B"]["Scratch-B"] == "240 FLOP"
 
 
+def test_the_compute_table_shows_every_arm_that_trained(tmp_path):
+    """IMP's arms (FT, SLR, ...) are neither fine-tuning nor scratch: their cost still gets a column each, in the
+    accuracy table's order; the pruned model (no training) gets none."""
+    from common.report import build_cost_table, table_rows
+
+    common = dict(dataset="cifar10", method="imp", arch="vgg16", params=100, flops=1000)
+    base = _run(tmp_path, "baseline", "seed1", {"epochs": 8, "seed": 1}, **common, variant=None, seed=1,
+                best_top1=90.0, final_top1=90.0, cost={"train_flops": 300.0})
+    for arm, cost in (("SLR", 30.0), ("FT", 20.0)):
+        _run(tmp_path, arm, "S0.9-seed1", {"epochs": 8, "seed": 1}, **common, variant="S0.9", seed=1,
+             best_top1=85.0, final_top1=85.0, source=str(base / "checkpoint.pt"), cost={"train_flops": cost})
+    rows = load_results(tmp_path)
+    header, table = build_cost_table(rows, table_rows(rows)[1])
+    assert header[4:] == ["Baseline", "FT", "SLR", "Fine-tuned + baseline/k", "k"]
+    assert table[0][4:7] == ["300 FLOP", "20 FLOP", "30 FLOP"]
+
+
 def test_a_table_pruning_another_methods_baseline_shows_that_baselines_best_and_cost(tmp_path):
     """ThiNet, regression and Taylor prune the L1-norm baseline: their table (its folder alone) reads the baseline
     run from its folder -- its best top-1 (not the final weights' top-1 the pruned run recorded) and its cost."""
