@@ -415,7 +415,7 @@ def build_cost_table(rows, row_list):
 
 CSV_FIELDS = ["dataset", "method", "arch", "variant", "settings", "arm", "seed", "best_top1", "final_top1", "params",
               "flops", "base_params", "base_flops", "sparsity", "epochs", "train_flops", "device_hours", "device",
-              "runs", "run_settings", "lineage"]
+              "runs", "cfg", "run_settings", "lineage"]
 
 
 def long_rows(rows, metric="best"):
@@ -437,7 +437,9 @@ def long_rows(rows, metric="best"):
                             **{f: r.get(f, "") for f in ("best_top1", "final_top1", "params", "flops", "base_params",
                                                          "base_flops", "sparsity", "epochs")},
                             "train_flops": cost.get("train_flops", ""), "device_hours": cost.get("device_hours", ""),
-                            "device": cost.get("device", ""), "run_settings": json.dumps(run_settings(r)),
+                            "device": cost.get("device", ""),
+                            "cfg": json.dumps(r["cfg"]) if r.get("cfg") is not None else "",
+                            "run_settings": json.dumps(run_settings(r)),
                             "lineage": json.dumps(run_settings(root_run(r, by_dir)))})
             accs = [r[key_acc] for r in runs if isinstance(r.get(key_acc), (int, float))]
             if accs:
@@ -449,7 +451,8 @@ def long_rows(rows, metric="best"):
 
 
 def rows_from_csv(path):
-    """The per-run rows of a table's CSV as results ``build_table`` takes (the aggregated rows are skipped)."""
+    """The per-run rows of a table's CSV as results ``build_table`` (and ``common.latency.measure``: each run's
+    width config, ``cfg``) take; the aggregated rows are skipped."""
     results = []
     with open(path, newline="") as f:
         for row in csv.DictReader(f):
@@ -464,6 +467,8 @@ def rows_from_csv(path):
                     r[k] = int(float(r[k]))
             if "train_flops" in r:
                 r["cost"] = {"train_flops": float(r.pop("train_flops"))}
+            if "cfg" in r:
+                r["cfg"] = json.loads(r["cfg"])
             r["variant"] = None if row["arm"] == "baseline" or row["variant"] == "–" else row["variant"]
             r["_settings"], r["_lineage"] = json.loads(row["run_settings"]), json.loads(row["lineage"])
             results.append(r)

@@ -5,7 +5,11 @@ float32 and bfloat16 autocast, median and inter-quartile range; the speed-up ove
 reduction. Masked models run dense (no invented speed-ups). Writes FOLDER/latency.json and latency.md::
 
     python scripts/latency.py runs/fashion-mnist/l1-norm [--batches 1 64] [--no-compile] [--no-bf16] [--device cuda]
+
+A FOLDER with no result.json but a table's ``table.csv`` (a published table, e.g. ``results/cifar/l1-norm``) is
+timed from the CSV: the same networks on this device, without the runs that made them.
 """
+import json
 
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +18,7 @@ from typing import Optional
 from common.distributed import resolve_device
 from common.errors import UserError
 from common.latency import measure, write
-from common.report import load_results
+from common.report import load_results, rows_from_csv
 from common.settings import ArgumentParser, Settings, flag, main_guard, positive_float, positive_int
 
 
@@ -29,6 +33,26 @@ class Latency(Settings):
     min_time: float = flag(0.3, "seconds of timed runs per setting (default %(default)s)", type=positive_float)
 
 
+def results_in(folder: Path, method=None) -> list:
+    """The runs to time: the result.json files under ``folder``, else the rows of its ``table.csv``. A CSV written
+    before its cfg column gives the widths of the unpruned network only, which is also what a masked run runs."""
+    results = load_results(folder, method)
+    if results or not (folder / "table.csv").is_file():
+        return results
+    rows = [r for r in rows_from_csv(folder / "table.csv") if method is None or r["method"] == method]
+    for r in rows:
+        if "cfg" not in r and (r["arm"] == "baseline" or (r.get("sparsity") or 0) > 0):
+            cfg = r["_lineage"].get("cfg")
+            r["cfg"] = cfg
+        if isinstance(r.get("cfg"), str):          # a width config given as a flag: its JSON text
+            r["cfg"] = json.loads(r["cfg"])
+    unknown = sum(1 for r in rows if r.get("cfg") is None)
+    if unknown:
+        print(f"{unknown} rows of {folder / 'table.csv'} carry no width config (pruned models of a CSV written "
+              "before its cfg column): not timed")
+    return [r for r in rows if r.get("cfg") is not None]
+
+
 def main(argv=None):
     parser = ArgumentParser(description=__doc__)
     parser.add_argument("folder", help="folder holding the table's result.json files (e.g. runs/<dataset>/<method>)")
@@ -38,9 +62,10 @@ def main(argv=None):
         s, folder = Latency.from_args(args), Path(args.folder)
         if not folder.is_dir():
             raise UserError(f"{folder} is not a folder")
-        results = load_results(folder, s.method)
+        results = results_in(folder, s.method)
         if not results:
-            raise UserError(f"no result.json under {folder}" + (f" for method {s.method}" if s.method else ""))
+            raise UserError(f"no result.json or table.csv under {folder}"
+                            + (f" for method {s.method}" if s.method else ""))
         device = resolve_device(s.device)
         print(f"timing the networks of {len(results)} runs under {folder} on {device}")
         records = measure(results, s.batches, device, s.compile, s.bf16, s.min_time)

@@ -362,6 +362,44 @@ def test_latency_is_measured_finite_and_reported_with_its_settings(tmp_path):
     assert "Latency on cpu-" in md_path.read_text()
 
 
+def test_a_published_tables_csv_is_timed_without_its_runs(tmp_path):
+    """results/<tree>/<method>/ holds table.csv, not the runs: scripts/latency.py times its networks from the CSV's
+    width configs -- the baseline, the structured pruned model, the masked one (run dense, at the baseline's
+    widths). A CSV written before the cfg column still gives the baseline and the masked networks."""
+    from common.report import write_table
+
+    wide, narrow = [8, "M", 16, "M", 16, 16, "M", 16, 16, "M", 16, 16], [4, "M", 8, "M", 8, 8, "M", 8, 8, "M", 8, 8]
+    common = dict(dataset="fashion-mnist", arch="vgg11", params=1, flops=1)
+    base = _run(tmp_path / "runs", "baseline", "seed1", {"cfg": json.dumps(wide), "seed": 1}, method="l1-norm",
+                **common, variant=None, seed=1, cfg=wide, best_top1=90.0, final_top1=90.0)
+    write(tmp_path / "runs", "pruned", "A-seed1", method="l1-norm", **common, variant="A", seed=1, cfg=narrow,
+          best_top1=50.0, final_top1=50.0, source=str(base / "checkpoint.pt"))
+    write(tmp_path / "runs", "pruned", "p0.5-seed1", method="l1-norm", **common, variant="p0.5", seed=1, cfg=wide,
+          sparsity=0.5, best_top1=80.0, final_top1=80.0, source=str(base / "checkpoint.pt"))
+    published = tmp_path / "published"
+    write_table(load_results(tmp_path / "runs"), csv_path=published / "table.csv")
+    flags = ("--batches", "1", "--no-compile", "--no-bf16", "--min-time", "0.01")
+    proc = run_entry("scripts/latency.py", published, *flags)
+    assert proc.returncode == 0, proc.stderr
+    timed = {(json.dumps(r["cfg"]), r["masked"])
+             for r in json.loads((published / "latency.json").read_text())["records"]}
+    assert timed == {(json.dumps(wide), False), (json.dumps(narrow), False), (json.dumps(wide), True)}
+
+    with open(published / "table.csv", newline="") as f:           # the same CSV without its cfg column
+        rows = list(csv.DictReader(f))
+    with open(published / "table.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, [k for k in rows[0] if k != "cfg"], extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    proc = run_entry("scripts/latency.py", published, *flags)
+    assert proc.returncode == 0, proc.stderr
+    assert "1 rows of" in proc.stdout and "not timed" in proc.stdout
+    timed = {(json.dumps(r["cfg"]), r["masked"])
+             for r in json.loads((published / "latency.json").read_text())["records"]}
+    assert timed == {(json.dumps(wide), False), (json.dumps(wide), True)}
+    assert run_entry("scripts/latency.py", tmp_path / "nothing-here").returncode != 0
+
+
 def test_the_papers_rows_name_shipped_architectures_and_show_beside_ours(tmp_path):
     from common.methods import METHODS
     from common.models import arch_spec
