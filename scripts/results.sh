@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
 # The project's own results (results/): every method's table on Fashion-MNIST, 3 seeds, on this machine -- and
 # the ImageNet recipes of L1-norm, ThiNet and MetaPruning on Fashion-MNIST written as JPEGs -- with training
-# compute, CPU latency (--latency) and plots. Scale: 6,000 training and 2,000 test images (28x28, padded crops),
-# baselines and Scratch-E 6 epochs, fine-tuning 3; VGGs at a quarter of their widths, ResNet-20s and MobileNet V2
-# (x0.25) whole. Not CIFAR or ImageNet numbers: they show the pipeline and the comparison at a small scale.
+# compute, CPU latency (--latency) and plots. Scale: 6,000 training and 2,000 test images (28x28, padded crops; the
+# ResNet-20 tables 3,000 training images), baselines and Scratch-E 6 epochs, fine-tuning 3; VGGs at a quarter of
+# their widths, ResNet-20s whole, MobileNets at x0.25, the ImageNet ResNets narrow, ImageNet recipes on 32x32 JPEGs.
+# Not CIFAR or ImageNet numbers: they show the pipeline and the comparison at a small scale.
 #
 #   bash scripts/results.sh [--dry-run] [METHOD ...]       # default: all of them; runs in runs/results/
 #
 # A method whose results/<tree>/<method>/ is complete is skipped, and the runner skips done steps, so the same
 # command continues an interrupted regeneration. Each folder gets command.txt: the command, its wall time, the
-# machine. On a 2-core CPU the whole set takes several hours (each folder says how long its table took: the seven
-# CIFAR VGG tables from L1-norm to the Lottery Ticket 104 minutes together).
+# machine. On a 2-core CPU the whole set takes about 4 hours (251 minutes; each folder says how long its table took).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
