@@ -5,8 +5,9 @@ exactly as fast as the dense one: PyTorch's dense kernels do every multiply-add,
 networks themselves: each distinct ``(arch, cfg)`` of the ``result.json`` files under a folder -- baselines and
 pruned models -- with fresh weights (latency does not depend on their values), at batch 1 and at a saturating
 batch, eager and ``torch.compile``, float32 and bfloat16 autocast where the device supports it. Each setting is
-warmed up, then timed with ``torch.utils.benchmark`` (``blocked_autorange``: repeated blocks until ``min_time``
-seconds, CUDA synchronised by the timer), reported as the median and the inter-quartile range of the blocks. A
+warmed up, then timed with ``torch.utils.benchmark`` (blocks of about 10 ms, at least 10 of them and until
+``min_time`` seconds, CUDA synchronised by the timer), reported as the median and the inter-quartile range of the
+per-call times of the blocks. A
 masked model is timed as it runs -- dense -- and marked so; its speed-up is what it is, about 1.
 
     python scripts/latency.py runs/fashion-mnist/l1-norm [--batches 1 64] [--no-compile] [--device cuda]
@@ -48,10 +49,17 @@ def time_model(model, x, min_time: float = 0.3, compile: bool = False, bf16: boo
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
             timer = benchmark.Timer(stmt="run(x)", globals={"run": run, "x": x}, num_threads=torch.get_num_threads())
-            measurement = timer.blocked_autorange(min_run_time=min_time)
+            # many short blocks (~10 ms each, at least 10), not a few long ones: the median of many blocks is not
+            # moved by a passing slowdown of a shared machine, the median of two or three is
+            per_call = timer.timeit(3).median                   # seconds per call, warm
+            number = max(1, int(0.01 / max(per_call, 1e-6)))
+            blocks, begin = [], time.perf_counter()
+            while len(blocks) < 10 or time.perf_counter() - begin < min_time:
+                blocks.append(timer.timeit(number).median)
     except Exception as e:                      # e.g. inductor without a C++ compiler, bf16 on an old CPU
         return {"error": f"{type(e).__name__}: {str(e).strip().splitlines()[0][:120] if str(e).strip() else ''}"}
-    return {"median_ms": measurement.median * 1e3, "iqr_ms": measurement.iqr * 1e3, "runs": len(measurement.times)}
+    q = torch.tensor(blocks, dtype=torch.float64).quantile(torch.tensor([0.25, 0.5, 0.75], dtype=torch.float64))
+    return {"median_ms": float(q[1]) * 1e3, "iqr_ms": float(q[2] - q[0]) * 1e3, "runs": len(blocks)}
 
 
 def models_of(results) -> list[dict]:
