@@ -39,7 +39,10 @@ def results_in(folder: Path, method=None) -> list:
     results = load_results(folder, method)
     if results or not (folder / "table.csv").is_file():
         return results
-    rows = [r for r in rows_from_csv(folder / "table.csv") if method is None or r["method"] == method]
+    try:
+        rows = [r for r in rows_from_csv(folder / "table.csv") if method is None or r["method"] == method]
+    except (KeyError, ValueError, TypeError) as e:
+        raise UserError(f"{folder / 'table.csv'} is not a table CSV this project writes ({type(e).__name__}: {e})")
     for r in rows:
         if "cfg" not in r and (r["arm"] == "baseline" or (r.get("sparsity") or 0) > 0):
             cfg = r["_lineage"].get("cfg")

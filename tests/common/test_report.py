@@ -397,7 +397,11 @@ def test_a_published_tables_csv_is_timed_without_its_runs(tmp_path):
     timed = {(json.dumps(r["cfg"]), r["masked"])
              for r in json.loads((published / "latency.json").read_text())["records"]}
     assert timed == {(json.dumps(wide), False), (json.dumps(wide), True)}
-    assert run_entry("scripts/latency.py", tmp_path / "nothing-here").returncode != 0
+    missing = run_entry("scripts/latency.py", tmp_path / "nothing-here")
+    assert missing.returncode != 0 and "is not a folder" in missing.stderr and "Traceback" not in missing.stderr
+    (published / "table.csv").write_text("dataset,arm,seed\nfashion-mnist,baseline,1\n")    # not one of ours
+    proc = run_entry("scripts/latency.py", published, *flags)
+    assert proc.returncode != 0 and "not a table CSV" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
 
 
 def test_the_papers_rows_name_shipped_architectures_and_show_beside_ours(tmp_path):
